@@ -1,0 +1,217 @@
+"""Every read the renderers, the CLI and the HTTP app make, on a read-only connection."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+
+from db.writer import ALL_FEED
+
+
+@dataclass
+class Credit:
+    source: str
+    url: str | None
+    match: str
+
+
+@dataclass
+class FeedEntry:
+    """One published entry: an article with its topics and the outlets that carried it."""
+
+    id: int
+    guid: str
+    title: str
+    summary: str | None
+    body: str | None
+    content_html: str | None
+    url: str | None
+    published: str
+    updated: str
+    source: str
+    author: str | None
+    agency: str | None
+    dateline: str | None
+    language: str | None
+    topics: list[str] = field(default_factory=list)
+    also: list[Credit] = field(default_factory=list)
+
+
+def feed_version(conn: sqlite3.Connection, topics: list[str] | None) -> tuple[int, str | None]:
+    """(sum of versions, latest change) of the given topics, or of every article."""
+    keys = topics or [ALL_FEED]
+    marks = ",".join("?" * len(keys))
+    row = conn.execute(
+        f"SELECT coalesce(sum(version), 0), max(changed_at) FROM feed_versions"
+        f" WHERE topic IN ({marks})",
+        keys,
+    ).fetchone()
+    return int(row[0]), row[1]
+
+
+def feed_entries(
+    conn: sqlite3.Connection,
+    topics: list[str] | None,
+    limit: int = 50,
+    *,
+    query: str | None = None,
+    source: str | None = None,
+    language: str | None = None,
+    since: str | None = None,
+) -> list[FeedEntry]:
+    """Newest first. `topics=None` means every article; several topics are a union."""
+    where: list[str] = []
+    args: list[object] = []
+    if topics:
+        marks = ",".join("?" * len(topics))
+        where.append(f"a.id IN (SELECT article_id FROM article_topics WHERE topic IN ({marks}))")
+        args.extend(topics)
+    if query:
+        where.append("a.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
+        args.append(query)
+    if source:
+        where.append("a.source = ?")
+        args.append(source)
+    if language:
+        where.append("a.language = ?")
+        args.append(language)
+    if since:
+        where.append("a.published >= ?")
+        args.append(since)
+    sql = "SELECT a.* FROM articles a"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY a.published DESC, a.id DESC LIMIT ?"
+    args.append(limit)
+    return _entries(conn, conn.execute(sql, args).fetchall())
+
+
+def entries_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[FeedEntry]:
+    marks = ",".join("?" * len(ids))
+    return _entries(
+        conn, conn.execute(f"SELECT * FROM articles WHERE id IN ({marks})", ids).fetchall()
+    )
+
+
+def _entries(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[FeedEntry]:
+    entries = [
+        FeedEntry(
+            id=r["id"],
+            guid=r["guid"],
+            title=r["title"],
+            summary=r["summary"],
+            body=r["body"],
+            content_html=r["content_html"],
+            url=r["url"],
+            published=r["published"],
+            updated=r["updated"],
+            source=r["source"],
+            author=r["author"],
+            agency=r["agency"],
+            dateline=r["dateline"],
+            language=r["language"],
+        )
+        for r in rows
+    ]
+    _attach_topics_and_credits(conn, entries)
+    return entries
+
+
+def _attach_topics_and_credits(conn: sqlite3.Connection, entries: list[FeedEntry]) -> None:
+    if not entries:
+        return
+    by_id = {e.id: e for e in entries}
+    marks = ",".join("?" * len(by_id))
+    for aid, topic in conn.execute(
+        f"SELECT article_id, topic FROM article_topics WHERE article_id IN ({marks})"
+        " ORDER BY topic",
+        list(by_id),
+    ):
+        by_id[aid].topics.append(topic)
+    for aid, src, url, match in conn.execute(
+        f"SELECT article_id, source, url, match FROM sightings WHERE article_id IN ({marks})"
+        " AND match IN ('exact', 'near') ORDER BY id",
+        list(by_id),
+    ):
+        entry = by_id[aid]
+        if src != entry.source or url != entry.url:
+            entry.also.append(Credit(src, url, match))
+
+
+def article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM articles WHERE id = ?", (article_id,)
+    ).fetchone()
+    return row
+
+
+def article_topics(conn: sqlite3.Connection, article_id: int) -> dict[str, tuple[float, list[str]]]:
+    return {
+        r["topic"]: (r["score"], json.loads(r["matched"]))
+        for r in conn.execute(
+            "SELECT topic, score, matched FROM article_topics WHERE article_id = ?",
+            (article_id,),
+        )
+    }
+
+
+def sightings(conn: sqlite3.Connection, article_id: int) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM sightings WHERE article_id = ? ORDER BY id", (article_id,)
+    ).fetchall()
+
+
+def topic_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    return {
+        r[0]: r[1]
+        for r in conn.execute("SELECT topic, count(*) FROM article_topics GROUP BY topic")
+    }
+
+
+def sources(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute(
+        """SELECT s.*, (SELECT count(*) FROM articles a WHERE a.source = s.name) AS articles,
+                  (SELECT count(*) FROM sightings g WHERE g.source = s.name
+                     AND g.match IN ('exact', 'near')) AS duplicates
+           FROM sources s ORDER BY s.name"""
+    ).fetchall()
+
+
+def totals(conn: sqlite3.Connection) -> dict[str, int]:
+    row = conn.execute(
+        """SELECT (SELECT count(*) FROM articles),
+                  (SELECT count(*) FROM sightings),
+                  (SELECT count(*) FROM sightings WHERE match IN ('exact', 'near')),
+                  (SELECT count(*) FROM failures)"""
+    ).fetchone()
+    return {"articles": row[0], "sightings": row[1], "duplicates": row[2], "failures": row[3]}
+
+
+def search(
+    conn: sqlite3.Connection,
+    query: str,
+    *,
+    topic: str | None = None,
+    since: str | None = None,
+    limit: int = 20,
+) -> list[sqlite3.Row]:
+    """FTS5 search ranked by bm25; `query` uses FTS5 syntax."""
+    sql = """SELECT a.id, a.title, a.url, a.published, a.source, a.agency, a.dateline,
+                    snippet(articles_fts, 2, '[', ']', '…', 12) AS snippet
+             FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
+             WHERE articles_fts MATCH ?"""
+    args: list[object] = [query]
+    if topic:
+        sql += " AND a.id IN (SELECT article_id FROM article_topics WHERE topic = ?)"
+        args.append(topic)
+    if since:
+        sql += " AND a.published >= ?"
+        args.append(since)
+    sql += " ORDER BY bm25(articles_fts) LIMIT ?"
+    args.append(limit)
+    return conn.execute(sql, args).fetchall()
+
+
+def recent_failures(conn: sqlite3.Connection, limit: int = 20) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM failures ORDER BY id DESC LIMIT ?", (limit,)).fetchall()

@@ -1,0 +1,104 @@
+"""The store's schema as append-only sqlite-utils migrations: never edit one, add the next."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("wiredesk")
+
+
+@migrations(name="0001_initial")
+def m0001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            guid TEXT NOT NULL UNIQUE,          -- stable published id, never changes
+            title TEXT NOT NULL,
+            summary TEXT,
+            body TEXT,                          -- plain text, paragraphs split by blank lines
+            content_html TEXT,                  -- sanitised HTML (subheads as <h3>)
+            url TEXT,
+            canonical_url TEXT,
+            published TEXT NOT NULL,            -- ISO 8601 UTC
+            published_raw TEXT,                 -- the date as the source wrote it
+            updated TEXT NOT NULL,              -- ISO 8601 UTC, moves on an update
+            source TEXT NOT NULL,
+            author TEXT,
+            agency TEXT,
+            dateline TEXT,
+            language TEXT,
+            subheads TEXT,                      -- JSON list of the subheads, in order
+            fingerprint TEXT NOT NULL,          -- sha256 of the normalised text
+            first_seen TEXT NOT NULL
+        );
+        CREATE INDEX articles_published ON articles(published);
+        CREATE INDEX articles_fingerprint ON articles(fingerprint);
+        CREATE INDEX articles_canonical_url ON articles(canonical_url);
+
+        CREATE TABLE sightings (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            source TEXT NOT NULL,
+            item_key TEXT NOT NULL,
+            url TEXT,
+            seen_at TEXT NOT NULL,
+            match TEXT NOT NULL CHECK (match IN ('new', 'exact', 'near', 'update')),
+            similarity REAL,
+            reason TEXT,                        -- why it matched (key kind, score)
+            content_hash TEXT,                  -- detects a changed item on a later poll
+            UNIQUE (source, item_key)
+        );
+        CREATE INDEX sightings_article ON sightings(article_id);
+
+        CREATE TABLE article_topics (
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            topic TEXT NOT NULL,
+            score REAL NOT NULL,
+            matched TEXT NOT NULL,              -- JSON list of the terms that matched
+            PRIMARY KEY (article_id, topic)
+        );
+        CREATE INDEX article_topics_topic ON article_topics(topic, article_id);
+
+        CREATE TABLE article_keys (
+            key TEXT PRIMARY KEY,               -- 'guid:…', 'url:…', 'fp:…'
+            article_id INTEGER NOT NULL REFERENCES articles(id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            last_fetch TEXT,
+            last_success TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            next_fetch TEXT,
+            gone INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE TABLE failures (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            item_key TEXT,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX failures_source ON failures(source, at);
+
+        -- bumped in the same transaction as any change to a topic's articles, so
+        -- publishing re-renders a feed only when its version moved
+        CREATE TABLE feed_versions (
+            topic TEXT PRIMARY KEY,             -- a topic id, or '*' for every article
+            version INTEGER NOT NULL,
+            changed_at TEXT NOT NULL
+        );
+        """
+    )
+    # sqlite-utils declares content="articles" with double quotes, which is what
+    # `sqlite-utils search` and Datasette look for.
+    db.table("articles").enable_fts(
+        ["title", "summary", "body"], fts_version="FTS5", create_triggers=True
+    )

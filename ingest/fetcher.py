@@ -1,0 +1,188 @@
+"""HTTP fetching of feed bytes with aiohttp: conditional GET, byte cap, total deadline, redirects.
+
+Errors are values, not exceptions: every outcome is a FetchResult whose `error` says
+what went wrong in words an operator can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+REDIRECTS = {301, 302, 303, 307, 308}
+PERMANENT = {301, 308}
+
+
+@dataclass
+class FetchSettings:
+    timeout: float = 30.0  # total deadline, whatever the server does
+    max_bytes: int = 16 * 1024 * 1024  # cap on the decoded body
+    max_redirects: int = 5
+    user_agent: str = "wiredesk/0.1"
+
+
+@dataclass
+class FetchResult:
+    url: str  # the URL finally fetched
+    status: int | None = None
+    body: bytes | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_url: str | None = None  # set when every hop was a permanent redirect
+    retry_after: float | None = None  # seconds, from Retry-After
+    cache_seconds: float | None = None  # from Cache-Control max-age / Expires
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _cache_seconds(headers: dict[str, str]) -> float | None:
+    cc = headers.get("cache-control", "")
+    for part in cc.split(","):
+        k, _, v = part.strip().partition("=")
+        if k.lower() == "max-age" and v.strip().isdigit():
+            return float(v)
+    exp = headers.get("expires")
+    if exp:
+        try:
+            when = parsedate_to_datetime(exp)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """Read and decode the body ourselves, so a gzip bomb stops at `cap` decoded bytes."""
+    encoding = resp.headers.get("Content-Encoding", "").lower().strip()
+    decomp = None
+    if encoding in ("gzip", "x-gzip"):
+        decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        decomp = zlib.decompressobj()
+    out = bytearray()
+    async for chunk in resp.content.iter_chunked(65536):
+        # max_length stops inflating one byte past the cap: a bomb never expands in memory
+        out += decomp.decompress(chunk, cap + 1 - len(out)) if decomp is not None else chunk
+        if len(out) > cap:
+            raise _TooLarge
+    if decomp is not None:
+        out += decomp.flush()
+        if len(out) > cap:
+            raise _TooLarge
+    return bytes(out)
+
+
+async def fetch(
+    session: aiohttp.ClientSession,
+    url: str,
+    settings: FetchSettings,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> FetchResult:
+    try:
+        return await asyncio.wait_for(
+            _fetch(session, url, settings, etag, last_modified), settings.timeout
+        )
+    except TimeoutError:
+        return FetchResult(url, error=f"timed out: no complete answer within {settings.timeout:g}s")
+
+
+async def _fetch(
+    session: aiohttp.ClientSession,
+    url: str,
+    settings: FetchSettings,
+    etag: str | None,
+    last_modified: str | None,
+) -> FetchResult:
+    headers = {
+        "User-Agent": settings.user_agent,
+        "Accept": "application/atom+xml, application/rss+xml, application/feed+json,"
+        " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+        # we decode ourselves (byte cap): ask only for what we can cap
+        "Accept-Encoding": "gzip, deflate",
+    }
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    current = url
+    all_permanent = True
+    seen = {url}
+    for _hop in range(settings.max_redirects + 1):
+        scheme = urlsplit(current).scheme.lower()
+        if scheme not in ("http", "https"):
+            return FetchResult(current, error=f"refused redirect to a non-http(s) URL: {current}")
+        try:
+            async with session.get(
+                current, headers=headers, allow_redirects=False, auto_decompress=False
+            ) as resp:
+                hdrs = {k.lower(): v for k, v in resp.headers.items()}
+                if resp.status in REDIRECTS and "location" in hdrs:
+                    nxt = urljoin(current, hdrs["location"])
+                    if nxt in seen:
+                        return FetchResult(current, resp.status, error=f"redirect loop at {nxt}")
+                    seen.add(nxt)
+                    all_permanent = all_permanent and resp.status in PERMANENT
+                    current = nxt
+                    continue
+                result = FetchResult(
+                    current,
+                    resp.status,
+                    etag=hdrs.get("etag"),
+                    last_modified=hdrs.get("last-modified"),
+                    permanent_url=current if current != url and all_permanent else None,
+                    retry_after=parse_retry_after(hdrs.get("retry-after")),
+                    cache_seconds=_cache_seconds(hdrs),
+                    headers=hdrs,
+                )
+                if resp.status == 304:
+                    return result
+                if resp.status != 200:
+                    result.error = f"HTTP {resp.status} {resp.reason or ''}".strip()
+                    return result
+                try:
+                    result.body = await _read_capped(resp, settings.max_bytes)
+                except _TooLarge:
+                    result.error = f"body larger than {settings.max_bytes} bytes (decoded): refused"
+                except zlib.error as exc:
+                    result.error = f"corrupt compressed body: {exc}"
+                return result
+        except aiohttp.ClientConnectorError as exc:
+            return FetchResult(current, error=f"cannot connect: {exc.os_error or exc}")
+        except aiohttp.ClientError as exc:
+            return FetchResult(current, error=f"HTTP error: {type(exc).__name__}: {exc}")
+        except OSError as exc:
+            return FetchResult(current, error=f"network error: {exc}")
+    return FetchResult(current, error=f"too many redirects (more than {settings.max_redirects})")

@@ -1,0 +1,59 @@
+"""Canonical URLs and content fingerprints: the keys of the exact-duplicate layer."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that only track the reader; removing them never changes the story.
+_TRACKING = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|_ga|_gl|"
+    r"igshid|ref|ref_src|ref_url|cmpid|cmp|ito|icid|ncid|ocid|sr_share|share|smid|"
+    r"at_medium|at_campaign|rss|rssfeed|from|output|s_cid|mkt_tok|__twitter_impression)$",
+    re.IGNORECASE,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def canonical_url(url: str | None) -> str | None:
+    """Scheme-less, lower-case host, no default port, fragment, tracking parameters or
+    trailing slash; remaining query parameters sorted. `None` for non-http(s) URLs."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    if port and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    path = re.sub(r"/{2,}", "/", parts.path or "/")
+    if path != "/":
+        path = path.rstrip("/")
+    query = sorted(
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
+    )
+    # http and https are the same story: the key leaves the scheme out
+    return urlunsplit(("", host, path, urlencode(query), "")).lstrip("/")
+
+
+def normalised_words(text: str) -> str:
+    """Case, quote style, punctuation and whitespace folded away."""
+    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def fingerprint(title: str | None, body: str | None) -> str:
+    """SHA-256 of the normalised text: the same story re-sent with other whitespace,
+    quotes or markup has the same fingerprint."""
+    basis = normalised_words(body or "") or normalised_words(title or "")
+    return hashlib.sha256(basis.encode("utf-8")).hexdigest()

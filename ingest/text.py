@@ -1,0 +1,73 @@
+"""Text helpers shared by the readers: decoding, control characters, HTML to text, titles."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+# C0/C1 controls except tab and newlines, plus the XML-invalid noncharacters: any of
+# these in one entry would break a published feed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+_TAG = re.compile(r"<[^>]*>")
+_BLOCK = re.compile(
+    r"</?(?:p|div|br|h[1-6]|li|ul|ol|blockquote|tr|table|section|article)\b[^>]*>", re.I
+)
+_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+_SENTENCE_END = re.compile(r"(?<![A-ZА-Я])(?<!\b[A-Z][a-z])[.!?…][\"'”»]?(?=\s+[\"'“«A-ZА-ЯЁ0-9])")
+TITLE_MAX = 160
+
+
+class NotTextError(ValueError):
+    """The bytes are not text in any encoding we accept."""
+
+
+def clean_text(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    return _CONTROL.sub("", text)
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (BOM or not), else windows-1251 when it reads as Cyrillic, else refuse."""
+    if b"\x00" in data[:4096]:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16")
+        raise NotTextError("binary content (NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    cp = data.decode("cp1251", errors="replace")
+    letters = [c for c in cp if c.isalpha()]
+    cyr = sum(1 for c in letters if "\u0400" <= c <= "\u04ff")
+    if letters and cyr / len(letters) > 0.5:
+        return cp
+    latin = data.decode("latin-1")
+    printable = sum(1 for c in latin if c.isprintable() or c in "\r\n\t")
+    if printable / max(1, len(latin)) > 0.95:
+        return latin
+    raise NotTextError(f"not UTF-8 text ({utf8_error.reason} at byte {utf8_error.start})")
+
+
+def html_to_text(markup: str) -> str:
+    """Readable plain text of an HTML fragment, paragraphs split by blank lines."""
+    markup = _SCRIPT.sub(" ", markup)
+    markup = _BLOCK.sub("\n\n", markup)
+    text = html.unescape(_TAG.sub("", markup))
+    paras = [re.sub(r"[ \t\r\f\v\n]+", " ", p).strip() for p in re.split(r"\n\s*\n", text)]
+    return clean_text("\n\n".join(p for p in paras if p))
+
+
+def first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    m = _SENTENCE_END.search(text)
+    return text[: m.end()] if m else text
+
+
+def make_title(lead: str, limit: int = TITLE_MAX) -> str:
+    """A headline from the lead: its first sentence, cut at a word under `limit`."""
+    sentence = first_sentence(lead).rstrip()
+    if len(sentence) <= limit:
+        return sentence.rstrip(".")
+    cut = sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:-–— ")
+    return cut + "…"

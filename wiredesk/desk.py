@@ -1,0 +1,106 @@
+"""Builds the running parts (store, pipeline, poller, drop folder, publisher) from a Config."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from db import Store
+from feeds.publish import Publisher, TopicInfo
+from ingest.dedup import Deduplicator
+from ingest.dropfolder import SOURCE as DROPS_SOURCE
+from ingest.dropfolder import DropFolder, DropResult
+from ingest.fetcher import FetchSettings
+from ingest.item import Item
+from ingest.pipeline import Pipeline, Summary
+from ingest.poller import Poller, SourceSpec
+from ingest.topics import Matcher
+from wiredesk.config import Config
+
+log = logging.getLogger("wiredesk")
+
+
+@dataclass
+class PassReport:
+    """What one ingest pass did, per source, for the CLI summary."""
+
+    sources: dict[str, Summary] = field(default_factory=dict)
+    drops: DropResult | None = None
+    drop_summary: Summary = field(default_factory=Summary)
+
+    def lines(self) -> list[str]:
+        out = [s.line(name) for name, s in sorted(self.sources.items())]
+        if self.drops is not None:
+            out.append(
+                self.drop_summary.line(DROPS_SOURCE)
+                + f" files_taken={self.drops.taken} files_failed={self.drops.failed}"
+                f" files_waiting={self.drops.waiting}"
+            )
+        return out
+
+
+class Desk:
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store or Store(config.database)
+        self.matcher = Matcher(config.topic_rules())
+        self.pipeline = Pipeline(self.store, self.matcher, Deduplicator())
+        f = config.fetch
+        self.poller = Poller(
+            self.store,
+            self.pipeline,
+            FetchSettings(f.timeout, f.max_bytes, f.max_redirects, f.user_agent),
+            concurrency=f.concurrency,
+            per_host=f.per_host,
+        )
+        self.drops = DropFolder(config.drops.path, settle=config.drops.settle)
+        self.publisher = Publisher(
+            self.store,
+            [
+                TopicInfo(tid, t.title or tid.replace("-", " ").title(), t.description or "")
+                for tid, t in config.topics.items()
+            ],
+            config.server.base_url,
+            title=config.publish.title,
+            entries=config.publish.entries,
+            drops_counts=self.drops.pending_counts,
+        )
+
+    def source_specs(self, only: str | None = None) -> list[SourceSpec]:
+        return [
+            SourceSpec(s.name, s.url, s.interval)
+            for s in self.config.sources
+            if s.enabled and (only is None or s.name == only)
+        ]
+
+    def poll_sources(self, *, due_only: bool, only: str | None = None) -> dict[str, Summary]:
+        return self.poller.poll(self.source_specs(only), due_only=due_only)
+
+    def pick_up_drops(self, summary: Summary | None = None) -> DropResult:
+        summary = summary if summary is not None else Summary()
+
+        def store_items(items: list[Item]) -> None:
+            for outcome in self.pipeline.ingest(items):
+                summary.add(outcome)
+
+        def record_failure(name: str, reason: str) -> None:
+            with self.store.write() as w:
+                w.record_failure(DROPS_SOURCE, name, reason)
+            summary.counts["failed"] += 1
+
+        return self.drops.run_once(store_items, record_failure)
+
+    def ingest_pass(self, *, due_only: bool, only: str | None = None) -> PassReport:
+        report = PassReport()
+        if only != DROPS_SOURCE:
+            report.sources = self.poll_sources(due_only=due_only, only=only)
+        if only is None or only == DROPS_SOURCE:
+            report.drops = self.pick_up_drops(report.drop_summary)
+        return report
+
+    def export(self) -> None:
+        if self.config.publish.export_dir is not None:
+            self.publisher.export(self.config.publish.export_dir)
+
+    def close(self) -> None:
+        self.store.close()
