@@ -44,7 +44,7 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-def parse_duration(value: Any) -> float:
+def parse_duration(value: Any, *, allow_zero: bool = False) -> float:
     """`30s`, `15m`, `2h`, `1d` (or a bare number of seconds) to seconds."""
     if isinstance(value, bool):
         raise ValueError("must be a duration such as 30s, 15m, 2h or 1d")
@@ -55,7 +55,7 @@ def parse_duration(value: Any) -> float:
         if not m:
             raise ValueError(f"must be a duration such as 30s, 15m, 2h or 1d, not {value!r}")
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError("must be a positive duration")
     return seconds
 
@@ -70,6 +70,7 @@ def parse_size(value: Any) -> int:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+ZeroOrDuration = Annotated[float, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 
@@ -80,7 +81,7 @@ class _Strict(BaseModel):
 class DropsConfig(_Strict):
     path: Path = Path("drops")
     interval: Duration = 10.0
-    settle: Duration = 1.0  # a file must hold still this long before it is read
+    settle: ZeroOrDuration = 1.0  # a file must hold still this long before it is read
 
 
 class ServerConfig(_Strict):

@@ -1,0 +1,1 @@
+"""feeds: records out: render RSS/Atom/JSON Feed/OPML/HTML, publish, the HTTP app."""

@@ -1,0 +1,1 @@
+"""wiredesk test suite."""
