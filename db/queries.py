@@ -36,6 +36,7 @@ class FeedEntry:
     language: str | None
     topics: list[str] = field(default_factory=list)
     also: list[Credit] = field(default_factory=list)
+    source_url: str | None = None  # the feed the story first came from, when it has one
 
 
 def feed_version(conn: sqlite3.Connection, topics: list[str] | None) -> tuple[int, str | None]:
@@ -50,23 +51,29 @@ def feed_version(conn: sqlite3.Connection, topics: list[str] | None) -> tuple[in
     return int(row[0]), row[1]
 
 
+def _topic_filter(topics: list[str] | None, where: list[str], args: list[object]) -> None:
+    if topics:
+        marks = ",".join("?" * len(topics))
+        where.append(f"a.id IN (SELECT article_id FROM article_topics WHERE topic IN ({marks}))")
+        args.extend(topics)
+
+
 def feed_entries(
     conn: sqlite3.Connection,
     topics: list[str] | None,
-    limit: int = 50,
+    limit: int | None = 50,
     *,
     query: str | None = None,
     source: str | None = None,
     language: str | None = None,
     since: str | None = None,
+    until: str | None = None,
 ) -> list[FeedEntry]:
-    """Newest first. `topics=None` means every article; several topics are a union."""
+    """Newest first. `topics=None` means every article; several topics are a union.
+    `since` is inclusive, `until` exclusive (ISO 8601 text); `limit=None` is no limit."""
     where: list[str] = []
     args: list[object] = []
-    if topics:
-        marks = ",".join("?" * len(topics))
-        where.append(f"a.id IN (SELECT article_id FROM article_topics WHERE topic IN ({marks}))")
-        args.extend(topics)
+    _topic_filter(topics, where, args)
     if query:
         where.append("a.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
         args.append(query)
@@ -79,12 +86,42 @@ def feed_entries(
     if since:
         where.append("a.published >= ?")
         args.append(since)
+    if until:
+        where.append("a.published < ?")
+        args.append(until)
     sql = "SELECT a.* FROM articles a"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY a.published DESC, a.id DESC LIMIT ?"
-    args.append(limit)
+    args.append(-1 if limit is None else limit)
     return _entries(conn, conn.execute(sql, args).fetchall())
+
+
+def published_days(conn: sqlite3.Connection, topics: list[str] | None) -> list[str]:
+    """Every UTC day (`YYYY-MM-DD`) with at least one published article, oldest first."""
+    where: list[str] = []
+    args: list[object] = []
+    _topic_filter(topics, where, args)
+    sql = "SELECT DISTINCT substr(a.published, 1, 10) AS day FROM articles a"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return [r[0] for r in conn.execute(sql + " ORDER BY day", args)]
+
+
+def daily_counts(conn: sqlite3.Connection, since_day: str) -> dict[str, dict[str, int]]:
+    """Articles per published day from `since_day` on: per topic, and under '*' for all."""
+    out: dict[str, dict[str, int]] = {}
+    for topic, day, n in conn.execute(
+        """SELECT t.topic, substr(a.published, 1, 10) AS day, count(*)
+           FROM articles a JOIN article_topics t ON t.article_id = a.id
+           WHERE a.published >= ? GROUP BY t.topic, day
+           UNION ALL
+           SELECT '*', substr(published, 1, 10) AS day, count(*)
+           FROM articles WHERE published >= ? GROUP BY day""",
+        (since_day, since_day),
+    ):
+        out.setdefault(topic, {})[day] = n
+    return out
 
 
 def entries_by_id(conn: sqlite3.Connection, ids: list[int]) -> list[FeedEntry]:
@@ -137,6 +174,9 @@ def _attach_topics_and_credits(conn: sqlite3.Connection, entries: list[FeedEntry
         entry = by_id[aid]
         if src != entry.source or url != entry.url:
             entry.also.append(Credit(src, url, match))
+    urls = dict(conn.execute("SELECT name, url FROM sources"))
+    for entry in entries:
+        entry.source_url = urls.get(entry.source)
 
 
 def article(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:

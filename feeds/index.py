@@ -1,28 +1,16 @@
-"""The HTML pages: the index (topics, feed links, headlines, source health) and an article page."""
+"""The HTML pages: the index (topics, feed links, charts, headlines, source health), article, search."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from html import escape
 
-from db import queries
 from db.queries import FeedEntry
-from feeds.render import FeedSpec, entry_html, entry_link
+from feeds.render import FORMATS, LINK_TYPES, FeedSpec, entry_html, entry_link
+from feeds.sanitize import safe_url, xml_text
 
-_STYLE = """
-body{font:16px/1.45 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#222}
-h1{margin:.2rem 0}h2{margin-top:2rem;border-bottom:1px solid #ddd}
-.topics{display:grid;grid-template-columns:repeat(auto-fill,minmax(17rem,1fr));gap:1rem}
-.topic{border:1px solid #ddd;border-radius:6px;padding:.7rem}
-.topic h3{margin:.1rem 0}.muted{color:#666;font-size:.9em}
-.links a{margin-right:.6rem}ul.heads{padding-left:1.1rem;margin:.4rem 0}
-table{border-collapse:collapse;width:100%;font-size:.9em}td,th{padding:.25rem .4rem;
-border-bottom:1px solid #eee;text-align:left;vertical-align:top}
-.bad{color:#a00}.ok{color:#070}form.search input[type=search]{width:60%;padding:.3rem}
-@media (max-width:40rem){table{font-size:.8em}form.search input[type=search]{width:100%}}
-"""
+_FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 
 
 @dataclass
@@ -30,112 +18,167 @@ class TopicCard:
     spec: FeedSpec
     count: int
     latest: list[FeedEntry]
+    daily: list[int]  # articles per day, oldest first, one per day of the chart's span
 
 
-def _page(title: str, head_extra: str, body: str) -> bytes:
+def _t(text: object) -> str:
+    """Text for HTML: characters HTML cannot carry removed, then escaped."""
+    return escape(xml_text(str(text)))
+
+
+def _page(title: str, root: str, head_extra: str, body: str) -> bytes:
+    """`root` leads from the page to the site root ("" or "../"), so that the pages work
+    under any base URL and in a static export."""
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title>{head_extra}<style>{_STYLE}</style></head>"
-        f"<body>{body}</body></html>\n"
+        f"<title>{_t(title)}</title>"
+        f'<link rel="stylesheet" href="{root}static/style.css">'
+        f'<link rel="icon" href="{root}static/favicon.svg" type="image/svg+xml">'
+        f"{head_extra}</head><body>{body}</body></html>\n"
     ).encode()
+
+
+def chart_svg(label: str, days: list[str], counts: list[int]) -> str:
+    """Articles per day as inline SVG bars (no script, no external assets)."""
+    width, height, gap = 300, 60, 2
+    bar = width / max(len(counts), 1)
+    top = max(counts, default=0) or 1
+    bars = []
+    for i, (day, n) in enumerate(zip(days, counts, strict=True)):
+        h = round(n / top * (height - 4), 1)
+        bars.append(
+            f'<rect x="{i * bar:.1f}" y="{height - h:.1f}" width="{bar - gap:.1f}"'
+            f' height="{h}"><title>{day}: {n}</title></rect>'
+        )
+    total = sum(counts)
+    return (
+        f'<figure class="chart"><svg viewBox="0 0 {width} {height}" role="img"'
+        f' aria-label="{_t(label)}: {total} stories in the last {len(counts)} days"'
+        f' preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">'
+        f'<line x1="0" y1="{height}" x2="{width}" y2="{height}" class="axis"/>'
+        f"{''.join(bars)}</svg>"
+        f"<figcaption>{total} in {len(counts)} days (peak {max(counts, default=0)}/day)"
+        f"</figcaption></figure>"
+    )
+
+
+def _feed_links(spec: FeedSpec) -> str:
+    return " ".join(
+        f'<a class="feed" data-format="{fmt}" type="{LINK_TYPES[fmt]}"'
+        f' href="{_t(spec.url(fmt))}">{_FORMAT_LABELS[fmt]}</a>'
+        for fmt in FORMATS
+    )
+
+
+def _headlines(entries: list[FeedEntry], base_url: str) -> str:
+    return "".join(
+        f'<li><a href="{_t(entry_link(e, base_url))}">{_t(e.title)}</a>'
+        f' <span class="muted">{_t(e.published[:10])} · {_t(e.source)}</span></li>'
+        for e in entries
+    )
+
+
+def _card(c: TopicCard, days: list[str], css_id: str) -> str:
+    heads = _headlines(c.latest, c.spec.base_url) or '<li class="muted">No stories yet.</li>'
+    return (
+        f'<section class="topic" id="{_t(css_id)}" data-topic="{_t(css_id)}">'
+        f"<h3>{_t(c.spec.title)}</h3>"
+        f'<p class="muted">{_t(c.spec.description)}</p>'
+        f'<p><strong class="count">{c.count}</strong> stories · {_feed_links(c.spec)}</p>'
+        f"{chart_svg(c.spec.title, days, c.daily)}"
+        f'<ul class="heads">{heads}</ul></section>'
+    )
 
 
 def render_index(
     title: str,
     cards: list[TopicCard],
-    all_spec: FeedSpec,
+    all_card: TopicCard,
+    days: list[str],
     sources: list[sqlite3.Row],
     totals: dict[str, int],
     drops: dict[str, int] | None = None,
 ) -> bytes:
     alternates = "".join(
-        f'<link rel="alternate" type="application/{t}+xml" title="{escape(c.spec.title)} ({t})"'
-        f' href="{escape(c.spec.url(t))}">'
-        for c in cards
-        for t in ("atom", "rss")
+        f'<link rel="alternate" type="{LINK_TYPES[fmt]}"'
+        f' title="{_t(c.spec.title)} ({_FORMAT_LABELS[fmt]})" href="{_t(c.spec.url(fmt))}">'
+        for c in [*cards, all_card]
+        for fmt in FORMATS
     )
     out = [
-        f"<header><h1>{escape(title)}</h1>",
+        f"<header><h1>{_t(title)}</h1>",
         f'<p class="muted">{totals["articles"]} stories from {totals["sightings"]} items'
         f" ({totals['duplicates']} duplicates merged, {totals['failures']} failures recorded)."
-        f' <a href="{escape(all_spec.url("atom"))}">All stories (Atom)</a> ·'
-        f' <a href="feeds.opml">OPML</a></p>',
+        ' <a href="feeds.opml">OPML of every feed</a></p>',
         '<form class="search" action="search" method="get" role="search">'
-        '<input type="search" name="q" placeholder="Search stories" aria-label="Search stories">'
-        ' <button type="submit">Search</button></form></header>',
+        '<input type="search" name="q" placeholder="Search stories (e.g. CSTO)"'
+        ' aria-label="Search stories" required>'
+        ' <button type="submit">Search</button></form></header><main>',
         '<h2>Topics</h2><div class="topics">',
     ]
     for c in cards:
-        links = " ".join(
-            f'<a href="{escape(c.spec.url(fmt))}">{label}</a>'
-            for fmt, label in (("atom", "Atom"), ("rss", "RSS"), ("json", "JSON"))
-        )
-        heads = "".join(
-            f'<li><a href="{escape(entry_link(e, c.spec.base_url))}">{escape(e.title)}</a>'
-            f' <span class="muted">{escape(e.published[:10])}</span></li>'
-            for e in c.latest
-        )
-        out.append(
-            f'<section class="topic" id="topic-{escape(c.spec.path.split("/")[-1])}">'
-            f"<h3>{escape(c.spec.title)}</h3>"
-            f'<div class="muted">{c.count} stories</div>'
-            f'<div class="links">{links}</div><ul class="heads">{heads}</ul></section>'
-        )
+        out.append(_card(c, days, "topic-" + c.spec.path.split("/")[-1]))
+    out.append(_card(all_card, days, "topic-all"))
     out.append(
-        "</div><h2>Sources</h2><table><tr><th>source</th><th>last fetch</th>"
-        "<th>status</th><th>errors</th><th>next</th><th>stories</th></tr>"
+        '</div><h2>Sources</h2><div class="scroll"><table class="sources"><thead><tr>'
+        "<th>source</th><th>last fetch</th><th>status</th><th>errors</th><th>next</th>"
+        "<th>stories</th></tr></thead><tbody>"
     )
     for s in sources:
         status = s["last_status"]
-        cls = "ok" if status in (200, 304) else "bad"
-        err = f'<div class="bad">{escape(s["last_error"] or "")}</div>' if s["last_error"] else ""
+        cls = "ok" if status in (200, 304) else ("muted" if status is None else "bad")
+        err = f'<div class="bad">{_t(s["last_error"])}</div>' if s["last_error"] else ""
         out.append(
-            f"<tr><td>{escape(s['name'])}</td><td>{escape(s['last_fetch'] or 'never')}</td>"
-            f'<td class="{cls}">{escape(str(status or "-"))}{err}</td>'
-            f"<td>{s['error_count']}</td><td>{escape(s['next_fetch'] or '-')}</td>"
+            f"<tr><td>{_t(s['name'])}</td><td>{_t(s['last_fetch'] or 'never')}</td>"
+            f'<td class="{cls}">{_t(status or "-")}{err}</td>'
+            f"<td>{s['error_count']}</td><td>{_t(s['next_fetch'] or '-')}</td>"
             f"<td>{s['articles']}</td></tr>"
         )
-    out.append("</table>")
+    if not sources:
+        out.append('<tr><td colspan="6" class="muted">No sources polled yet.</td></tr>')
+    out.append("</tbody></table></div>")
     if drops is not None:
         out.append(
             f'<p class="muted">Drop folder: {drops["waiting"]} waiting, {drops["done"]} done,'
             f" {drops['failed']} failed.</p>"
         )
-    return _page(title, alternates, "".join(out))
+    out.append("</main>")
+    return _page(title, "", alternates, "".join(out))
 
 
-def render_article(entry: FeedEntry, base_url: str) -> bytes:
+def render_article(entry: FeedEntry, base_url: str, labels: dict[str, str]) -> bytes:
     meta = " · ".join(
-        escape(x) for x in (entry.dateline, entry.agency, entry.published[:10], entry.source) if x
+        _t(x) for x in (entry.dateline, entry.agency, entry.published[:10], entry.source) if x
     )
     topics = " ".join(
-        f'<a href="{escape(base_url)}topics/{escape(t)}.atom">{escape(t)}</a>' for t in entry.topics
+        f'<a href="../topics/{_t(t)}.atom">{_t(labels.get(t, t))}</a>' for t in entry.topics
     )
-    link = f'<p><a href="{escape(entry.url)}">Original</a></p>' if entry.url else ""
+    url = safe_url(entry.url)
+    link = f'<p><a href="{_t(url)}">Original</a></p>' if url else ""
     body = (
-        f'<p><a href="{escape(base_url)}">wiredesk</a></p><article><h1>{escape(entry.title)}</h1>'
+        f'<p><a href="../">{_t(base_url)}</a></p><article><h1>{_t(entry.title)}</h1>'
         f'<p class="muted">{meta}</p><p>{topics}</p>{entry_html(entry)}{link}</article>'
     )
-    return _page(entry.title, "", body)
+    return _page(entry.title, "../", "", body)
 
 
 def render_search(query: str, rows: list[sqlite3.Row], base_url: str, error: str | None) -> bytes:
     items = "".join(
-        f'<li><a href="{escape(r["url"] or base_url + "articles/" + str(r["id"]))}">{escape(r["title"])}</a>'
-        f' <span class="muted">{escape(r["published"][:10])} · {escape(r["source"])}</span>'
-        f'<div class="muted">{escape(r["snippet"] or "")}</div></li>'
+        f'<li><a href="{_t(safe_url(r["url"]) or "articles/" + str(r["id"]))}">{_t(r["title"])}</a>'
+        f' <span class="muted">{_t(r["published"][:10])} · {_t(r["source"])}</span>'
+        f'<div class="muted">{_t(r["snippet"] or "")}</div></li>'
         for r in rows
     )
-    msg = f'<p class="bad">{escape(error)}</p>' if error else f"<p>{len(rows)} results</p>"
-    body = (
-        f'<p><a href="{escape(base_url)}">wiredesk</a></p>'
-        f'<form class="search" action="search" method="get"><input type="search" name="q"'
-        f' value="{escape(query)}" aria-label="Search stories"> <button>Search</button></form>'
-        f"{msg}<ol>{items}</ol>"
+    msg = (
+        f'<p class="bad">{_t(error)}</p>'
+        if error
+        else f'<p class="results">{len(rows)} results for <q>{_t(query)}</q></p>'
     )
-    return _page(f"Search: {query}", "", body)
-
-
-def healthz(conn: sqlite3.Connection) -> bytes:
-    return json.dumps({"status": "ok", **queries.totals(conn)}).encode("utf-8")
+    body = (
+        '<p><a href="./">← all topics</a></p>'
+        '<form class="search" action="search" method="get" role="search"><input type="search"'
+        f' name="q" value="{_t(query)}" aria-label="Search stories"> <button>Search</button>'
+        f'</form>{msg}<ol class="hits">{items}</ol>'
+    )
+    return _page(f"Search: {query}", "", "", body)

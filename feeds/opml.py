@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from feeds.render import FORMATS, FeedSpec
 from feeds.sanitize import xml_text
 
 _LABEL = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
-_TYPE = {"atom": "atom", "rss": "rss", "json": "json"}
 
 
-def render_opml(title: str, specs: list[FeedSpec], date_created: str) -> bytes:
+def render_opml(title: str, specs: list[FeedSpec], date_modified: str) -> bytes:
+    """OPML 2.0 says subscriptions are `type="rss"` whatever their format (readers
+    such as newsboat and Feedly only import those); the format is in the title."""
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<opml version="2.0">',
         "  <head>",
-        f"    <title>{xml_text(title)}</title>",
-        f"    <dateModified>{date_created}</dateModified>",
+        f"    <title>{escape(xml_text(title))}</title>",
+        f"    <dateModified>{date_modified}</dateModified>",
         "  </head>",
         "  <body>",
     ]
@@ -26,7 +27,7 @@ def render_opml(title: str, specs: list[FeedSpec], date_created: str) -> bytes:
         for fmt in FORMATS:
             label = f"{spec.title} ({_LABEL[fmt]})"
             lines.append(
-                f"      <outline type={quoteattr(_TYPE[fmt])} text={quoteattr(xml_text(label))}"
+                f'      <outline type="rss" text={quoteattr(xml_text(label))}'
                 f" title={quoteattr(xml_text(label))} xmlUrl={quoteattr(spec.url(fmt))}"
                 f" htmlUrl={quoteattr(spec.base_url)}/>"
             )

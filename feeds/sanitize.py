@@ -7,6 +7,7 @@ stored text may carry characters XML cannot hold: everything published passes he
 from __future__ import annotations
 
 import re
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import nh3
 
@@ -87,5 +88,45 @@ def clean_html(html: str | None) -> str:
             url_schemes={"http", "https", "mailto"},
             link_rel="noopener noreferrer nofollow",
             strip_comments=True,
+        )
+    )
+
+
+# RFC 3986 reserved and unreserved characters plus '%': everything else is escaped
+_URI_SAFE = "!#$&'()*+,/:;=?@[]~-._%"
+
+
+def safe_url(url: str | None) -> str | None:
+    """An absolute http(s) URL that is a valid IRI in any feed or page, or None.
+
+    `javascript:`, `data:`, relative and otherwise odd links from sources are refused
+    here, so no published link can carry active content.
+    """
+    text = xml_text(url).strip()
+    if not text:
+        return None
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
+    else:
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    netloc = host if port is None else f"{host}:{port}"
+    return urlunsplit(
+        (
+            parts.scheme.lower(),
+            netloc,
+            quote(parts.path, safe=_URI_SAFE),
+            quote(parts.query, safe=_URI_SAFE),
+            quote(parts.fragment, safe=_URI_SAFE),
         )
     )

@@ -118,6 +118,7 @@ def ingest(ctx: click.Context, only: str | None) -> None:
         ctx.exit(EXIT_BAD_CONFIG)
     report = desk.ingest_pass(due_only=False, only=only)
     desk.export()
+    desk.announce()
     for line in report.lines():
         click.echo(line)
     desk.close()

@@ -102,6 +102,14 @@ class PublishConfig(_Strict):
     entries: int = Field(50, ge=1, le=1000)  # entries per published feed
     interval: Duration = 30.0  # how often the daemon re-exports when `export_dir` is set
     export_dir: Path | None = None
+    websub_hub: str | None = None  # a WebSub hub to ping when a feed changes
+
+    @field_validator("websub_hub")
+    @classmethod
+    def _hub(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(f"must be an http(s) URL of a WebSub hub, not {v!r}")
+        return v
 
 
 class FetchConfig(_Strict):

@@ -80,6 +80,7 @@ def run_daemon(desk: Desk) -> None:
             for name, s in desk.poll_sources(due_only=True).items():
                 log.info("event=source_polled %s", s.line(name).replace(": ", " ", 1))
             health.last_ingest = datetime.now(UTC).isoformat()
+            desk.announce()
 
     def drops_job() -> None:
         with busy:
@@ -89,6 +90,7 @@ def run_daemon(desk: Desk) -> None:
                     "event=drops_pass taken=%d failed=%d waiting=%d", r.taken, r.failed, r.waiting
                 )
             health.last_ingest = datetime.now(UTC).isoformat()
+            desk.announce()
 
     scheduler = BackgroundScheduler(
         timezone=UTC,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from db import Store
 from feeds.publish import Publisher, TopicInfo
+from feeds.websub import HubPinger
 from ingest.dedup import Deduplicator
 from ingest.dropfolder import SOURCE as DROPS_SOURCE
 from ingest.dropfolder import DropFolder, DropResult
@@ -64,6 +65,11 @@ class Desk:
             title=config.publish.title,
             entries=config.publish.entries,
             drops_counts=self.drops.pending_counts,
+            hub=config.publish.websub_hub,
+        )
+        hub = config.publish.websub_hub
+        self.websub = (
+            HubPinger(self.store, hub, config.server.base_url, list(config.topics)) if hub else None
         )
 
     def source_specs(self, only: str | None = None) -> list[SourceSpec]:
@@ -101,6 +107,11 @@ class Desk:
     def export(self) -> None:
         if self.config.publish.export_dir is not None:
             self.publisher.export(self.config.publish.export_dir)
+
+    def announce(self) -> None:
+        """Ping the WebSub hub (when one is configured) for every feed that changed."""
+        if self.websub is not None:
+            self.websub.ping_changed()
 
     def close(self) -> None:
         self.store.close()
