@@ -79,11 +79,12 @@ def _headlines(entries: list[FeedEntry], base_url: str) -> str:
     )
 
 
-def _card(c: TopicCard, days: list[str], css_id: str) -> str:
+def _card(c: TopicCard, days: list[str], css_id: str, site: str) -> str:
     heads = _headlines(c.latest, c.spec.base_url) or '<li class="muted">No stories yet.</li>'
+    name = c.spec.title.removeprefix(f"{site}: ")
     return (
         f'<section class="topic" id="{_t(css_id)}" data-topic="{_t(css_id)}">'
-        f"<h3>{_t(c.spec.title)}</h3>"
+        f"<h3>{_t(name[:1].upper() + name[1:])}</h3>"
         f'<p class="muted">{_t(c.spec.description)}</p>'
         f'<p><strong class="count">{c.count}</strong> stories · {_feed_links(c.spec)}</p>'
         f"{chart_svg(c.spec.title, days, c.daily)}"
@@ -118,8 +119,8 @@ def render_index(
         '<h2>Topics</h2><div class="topics">',
     ]
     for c in cards:
-        out.append(_card(c, days, "topic-" + c.spec.path.split("/")[-1]))
-    out.append(_card(all_card, days, "topic-all"))
+        out.append(_card(c, days, "topic-" + c.spec.path.split("/")[-1], title))
+    out.append(_card(all_card, days, "topic-all", title))
     out.append(
         '</div><h2>Sources</h2><div class="scroll"><table class="sources"><thead><tr>'
         "<th>source</th><th>last fetch</th><th>status</th><th>errors</th><th>next</th>"
