@@ -171,6 +171,26 @@ class Publisher:
         self._cache: OrderedDict[str, tuple[tuple[int, str | None], Rendered]] = OrderedDict()
         self._days: dict[str, tuple[tuple[int, str | None], list[str]]] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _version(
+        self, conn: sqlite3.Connection, topic_ids: list[str] | None
+    ) -> tuple[int, str | None]:
+        """The feed's version, read again only when the store changed: SQLite's
+        `data_version` moves on this connection whenever another one commits, and costs
+        no table read (the hot path of a 304)."""
+        data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        memo: tuple[int, dict[str, tuple[int, str | None]], sqlite3.Connection] | None
+        memo = getattr(self._local, "memo", None)
+        if memo is None or memo[0] != data_version or memo[2] is not conn:
+            memo = (data_version, {}, conn)
+            self._local.memo = memo
+        key = self.feed_path(topic_ids)
+        version: tuple[int, str | None] | None = memo[1].get(key)
+        if version is None:
+            version = queries.feed_version(conn, topic_ids)
+            memo[1][key] = version
+        return version
 
     # -- which feeds exist ----------------------------------------------------------
 
@@ -240,7 +260,7 @@ class Publisher:
         """The rendered document, or None for an archive day without entries.
         Raises sqlite3.OperationalError for a bad FTS5 query."""
         conn = self.store.reader()
-        version = queries.feed_version(conn, req.topics)
+        version = self._version(conn, req.topics)
         key = f"{self.feed_path(req.topics)}|{req.day or ''}|{req.filter.query}.{req.fmt}"
         with self._lock:
             hit = self._cache.get(key)
@@ -260,7 +280,7 @@ class Publisher:
     def days(self, topic_ids: list[str] | None) -> list[str]:
         """The UTC days with entries in this feed, oldest first (cached per version)."""
         conn = self.store.reader()
-        version = queries.feed_version(conn, topic_ids)
+        version = self._version(conn, topic_ids)
         key = self.feed_path(topic_ids)
         with self._lock:
             hit = self._days.get(key)

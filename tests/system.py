@@ -15,7 +15,9 @@ def need_binary(name: str, *, package: str | None = None) -> str:
     path = shutil.which(name)
     if path:
         return path
-    why = f"{name} is not installed (apt-get install {package or name}; see .ci/install-system-deps)"
+    why = (
+        f"{name} is not installed (apt-get install {package or name}; see .ci/install-system-deps)"
+    )
     if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
         pytest.fail(why)
     pytest.skip(why)

@@ -58,7 +58,12 @@ def seeded(desk: Desk, live: LiveServer) -> LiveServer:
 
 
 def test_media_types_validators_and_cache_headers(seeded: LiveServer) -> None:
-    for path in ("topics/defense", "topics/regional-security", "all", "topics/defense+regional-security"):
+    for path in (
+        "topics/defense",
+        "topics/regional-security",
+        "all",
+        "topics/defense+regional-security",
+    ):
         for fmt, media in MEDIA.items():
             a = fetch("GET", f"{seeded.base}/{path}.{fmt}")
             assert a.status == 200, path
@@ -67,8 +72,10 @@ def test_media_types_validators_and_cache_headers(seeded: LiveServer) -> None:
             assert a.headers["Last-Modified"].endswith(" GMT")
             assert "max-age" in a.headers["Cache-Control"]
             assert a.headers["Vary"] == "Accept-Encoding"
-    assert fetch("GET", f"{seeded.base}/feeds.opml").headers["Content-Type"].startswith(
-        "text/x-opml; charset=utf-8"
+    assert (
+        fetch("GET", f"{seeded.base}/feeds.opml")
+        .headers["Content-Type"]
+        .startswith("text/x-opml; charset=utf-8")
     )
     assert fetch("GET", f"{seeded.base}/").headers["Content-Type"] == "text/html; charset=utf-8"
 
@@ -84,7 +91,9 @@ def test_both_conditional_forms_answer_304(seeded: LiveServer) -> None:
     assert fetch("GET", url, {"If-Modified-Since": modified}).status == 304
     assert fetch("GET", url, {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status == 200
     # If-None-Match wins over If-Modified-Since
-    assert fetch("GET", url, {"If-None-Match": '"stale"', "If-Modified-Since": modified}).status == 200
+    assert (
+        fetch("GET", url, {"If-None-Match": '"stale"', "If-Modified-Since": modified}).status == 200
+    )
     # the ETag comes from the bytes: the same body gives the same tag
     assert fetch("GET", url).headers["ETag"] == etag
 
@@ -98,7 +107,12 @@ def test_gzip_and_head(seeded: LiveServer) -> None:
     assert gzip.decompress(zipped.body) == plain.body
     assert len(zipped.body) < len(plain.body)
     assert zipped.headers["ETag"] != plain.headers["ETag"]
-    assert fetch("GET", url, {"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]}).status == 304
+    assert (
+        fetch(
+            "GET", url, {"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]}
+        ).status
+        == 304
+    )
     head = fetch("HEAD", url)
     assert head.status == 200 and head.body == b""
     assert head.headers["Content-Length"] == str(len(plain.body))
@@ -130,7 +144,9 @@ def test_filtered_feeds_over_http(seeded: LiveServer, desk: Desk) -> None:
     a = fetch("GET", f"{seeded.base}/all.atom?q=Kant&utm_source=x")
     assert a.status == 200
     parsed = feedparser.parse(a.body)
-    assert [e.title for e in parsed.entries if "Kant" in e.title] == [e.title for e in parsed.entries]
+    assert [e.title for e in parsed.entries if "Kant" in e.title] == [
+        e.title for e in parsed.entries
+    ]
     assert len(parsed.entries) == 1
     self_link = next(ln.href for ln in parsed.feed.links if ln.rel == "self")
     assert self_link == f"{desk.config.server.base_url}all.atom?q=Kant"
@@ -239,7 +255,7 @@ def test_websub_hub_is_linked_and_pinged_when_a_topic_changes(tmp_path: Path) ->
                 [Item(source="tass", item_key="w", title="Sunny weather", body="Warm.")]
             )
             await asyncio.to_thread(desk.announce)
-            return first + [{"later": "1"}] + hub.pings[len(first) :]
+            return [*first, {"later": "1"}, *hub.pings[len(first) :]]
         finally:
             desk.close()
             await runner.cleanup()
@@ -249,10 +265,16 @@ def test_websub_hub_is_linked_and_pinged_when_a_topic_changes(tmp_path: Path) ->
     first, later = pings[:split], pings[split + 1 :]
     assert all(p["hub.mode"] == "publish" for p in first + later)
     assert {p["hub.url"].rsplit("/", 1)[1] for p in first} == {
-        f"{t}.{fmt}" for t in ("defense", "regional-security", "all") for fmt in ("atom", "rss", "json")
+        f"{t}.{fmt}"
+        for t in ("defense", "regional-security", "all")
+        for fmt in ("atom", "rss", "json")
     }
     # only /all moved (the weather story joined no topic)
-    assert sorted(p["hub.url"].rsplit("/", 1)[1] for p in later) == ["all.atom", "all.json", "all.rss"]
+    assert sorted(p["hub.url"].rsplit("/", 1)[1] for p in later) == [
+        "all.atom",
+        "all.json",
+        "all.rss",
+    ]
 
 
 def test_cli_export_writes_feeds_archives_opml_index_and_assets(tmp_path: Path) -> None:

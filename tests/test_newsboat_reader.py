@@ -34,8 +34,17 @@ class Newsboat:
         env = {**os.environ, "HOME": str(self.home), "XDG_CONFIG_HOME": str(self.home),
                "XDG_DATA_HOME": str(self.home), "TERM": "dumb"}  # fmt: skip
         run = subprocess.run(
-            [self.binary, "-u", str(self.home / "urls"), "-c", str(self.cache),
-             "-C", str(self.home / "config"), "-x", "reload"],  # fmt: skip
+            [
+                self.binary,
+                "-u",
+                str(self.home / "urls"),
+                "-c",
+                str(self.cache),
+                "-C",
+                str(self.home / "config"),
+                "-x",
+                "reload",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -54,7 +63,9 @@ class Newsboat:
 
     def feed_title(self, feed_url: str) -> str:
         with sqlite3.connect(self.cache) as conn:
-            row = conn.execute("SELECT title FROM rss_feed WHERE rssurl = ?", (feed_url,)).fetchone()
+            row = conn.execute(
+                "SELECT title FROM rss_feed WHERE rssurl = ?", (feed_url,)
+            ).fetchone()
         return str(row[0]) if row else ""
 
 
@@ -88,9 +99,7 @@ def test_newsboat_reads_every_feed_and_polls_conditionally(
     }
     # newsboat keys its cache by GUID across feeds, so one reader per feed sees each
     # feed whole
-    readers = {
-        url: Newsboat(binary, tmp_path / f"reader{i}", [url]) for i, url in enumerate(feeds)
-    }
+    readers = {url: Newsboat(binary, tmp_path / f"reader{i}", [url]) for i, url in enumerate(feeds)}
 
     def reload_all() -> None:
         for reader in readers.values():

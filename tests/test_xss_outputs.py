@@ -40,8 +40,10 @@ def active_content(fragment: str, *, page: bool = False) -> list[str]:
     no links) and its own search form outside any story; nothing may have handlers."""
     if not fragment.strip():
         return []
-    root = html.document_fromstring(fragment) if page else html.fragment_fromstring(
-        fragment, create_parent="div"
+    root = (
+        html.document_fromstring(fragment)
+        if page
+        else html.fragment_fromstring(fragment, create_parent="div")
     )
     found = []
     for el in root.iter():
@@ -49,8 +51,10 @@ def active_content(fragment: str, *, page: bool = False) -> list[str]:
             continue
         tag = el.tag.split("}")[-1].lower()
         in_head = page and any(a.tag == "head" for a in el.iterancestors())
-        chart_svg = page and (tag in ("svg", "rect", "line", "title")) and (
-            tag == "svg" or any(a.tag == "svg" for a in el.iterancestors())
+        chart_svg = (
+            page
+            and (tag in ("svg", "rect", "line", "title"))
+            and (tag == "svg" or any(a.tag == "svg" for a in el.iterancestors()))
         )
         form = el if tag == "form" else next(el.iterancestors("form"), None)
         own_search = (
@@ -94,7 +98,7 @@ def _all_outputs(desk: Desk, live: LiveServer) -> dict[str, list[str]]:
     """Every output, each as the HTML fragments or pages a client would render."""
     pub = desk.publisher
     out: dict[str, list[str]] = {}
-    for topics in ([[t] for t in pub.topics] + [None]):
+    for topics in [[t] for t in pub.topics] + [None]:
         for fmt in ("atom", "rss", "json"):
             reqs = [FeedRequest(topics, fmt)] + [
                 FeedRequest(topics, fmt, d) for d in pub.days(topics)
