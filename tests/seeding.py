@@ -82,3 +82,17 @@ def seed(desk: Desk) -> Seeded:
         for r in conn.execute("SELECT substr(published, 1, 10), count(*) FROM articles GROUP BY 1")
     }
     return Seeded(titles, per_day)
+
+
+NAVY_TITLE = "Navy warship fires missiles in a military exercise"
+
+
+def navy_story(key: str = "navy-1") -> Item:
+    """A later story that joins the defense topic only."""
+    return Item(
+        source="tass",
+        item_key=key,
+        title=NAVY_TITLE,
+        body="The navy said troops and missiles took part in the drills.",
+        url=f"https://tass.example/news/{key}",
+    )

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from feeds.app import RequestLog
-from ingest.item import Item
 from tests.conftest import LiveServer
-from tests.seeding import seed
+from tests.seeding import NAVY_TITLE, navy_story, seed
 from tests.system import need_binary
 from wiredesk.desk import Desk
 
@@ -113,20 +112,10 @@ def test_newsboat_reads_every_feed_and_polls_conditionally(
         assert readers[url].feed_title(url).startswith("wiredesk:")
 
     # a new story is picked up on the next reload
-    desk.pipeline.ingest(
-        [
-            Item(
-                source="tass",
-                item_key="navy-1",
-                title="Navy warship fires missiles in a military exercise",
-                body="The navy said troops and missiles took part in the drills.",
-                url="https://tass.example/news/navy-1",
-            )
-        ]
-    )
+    desk.pipeline.ingest([navy_story()])
     reload_all()
     defense = f"{base}topics/defense.atom"
-    assert "Navy warship fires missiles in a military exercise" in readers[defense].titles(defense)
+    assert NAVY_TITLE in readers[defense].titles(defense)
     assert readers[f"{base}all.rss"].titles(f"{base}all.rss") == _stored_titles(desk, None)
 
     # nothing changes now: newsboat's later reloads are conditional and answered 304

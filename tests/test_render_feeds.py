@@ -14,7 +14,7 @@ from db import Store
 from feeds.publish import FeedFilter, FeedRequest, Publisher
 from ingest.item import Item
 from tests.feedcheck import check_json_feed, check_published_xml
-from tests.seeding import HOSTILE_TITLE, seed
+from tests.seeding import HOSTILE_TITLE, navy_story, seed
 from wiredesk.desk import Desk
 
 FEEDS = [["defense"], ["regional-security"], ["defense", "regional-security"], None]
@@ -203,16 +203,7 @@ def test_feeds_are_rendered_again_only_when_their_topic_changes(desk: Desk) -> N
         pub.feed(topics, "atom")
     assert pub.renders == start + 1
     # a defense story moves defense and /all, not regional-security
-    desk.pipeline.ingest(
-        [
-            Item(
-                source="tass",
-                item_key="navy",
-                title="Navy warship fires missiles in military exercise",
-                body="The navy said troops and missiles took part.",
-            )
-        ]
-    )
+    desk.pipeline.ingest([navy_story()])
     for topics in (["defense"], ["regional-security"], None):
         pub.feed(topics, "atom")
     assert pub.renders == start + 3
