@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
+import signal
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -57,6 +60,25 @@ class Health:
         }
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a captured SIGTERM after its graceful shutdown, which would kill
+    us before the scheduler and store are closed: take the signal, exit 0 ourselves."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {
+            sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def build_server(desk: Desk, health: Health | None = None) -> uvicorn.Server:
     app = create_app(desk.publisher, health)
     cfg = uvicorn.Config(
@@ -67,7 +89,7 @@ def build_server(desk: Desk, health: Health | None = None) -> uvicorn.Server:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
-    return uvicorn.Server(cfg)
+    return _Server(cfg)
 
 
 def run_daemon(desk: Desk) -> None:
