@@ -63,6 +63,11 @@ class Publisher:
         self._cache: dict[str, tuple[tuple[int, str | None], Rendered]] = {}
         self._lock = threading.Lock()
 
+    def set_topics(self, topics: list[TopicInfo]) -> None:
+        with self._lock:
+            self.topics = {t.id: t for t in topics}
+            self._cache.clear()
+
     def spec_for(self, topic_ids: list[str] | None) -> FeedSpec:
         if not topic_ids:
             return FeedSpec(

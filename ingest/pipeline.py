@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from db import ArticleData, SightingData, Store, Writer, iso
+from db.writer import item_tombstone
 from ingest.dedup import Deduplicator
 from ingest.item import Item
 from ingest.language import detect_language
@@ -26,7 +27,7 @@ FUTURE_TOLERANCE = timedelta(days=1)
 class Outcome:
     """What one item became; `article_id` is None only for failures and unchanged items."""
 
-    kind: str  # 'new' | 'exact' | 'near' | 'update' | 'unchanged' | 'failed'
+    kind: str  # 'new' | 'exact' | 'near' | 'update' | 'unchanged' | 'pruned' | 'failed'
     article_id: int | None = None
     reason: str | None = None
 
@@ -45,6 +46,7 @@ class Summary:
         return (
             f"{name}: new={c['new']} duplicate={dup} updated={c['update']}"
             f" unchanged={c['unchanged']} failed={c['failed']}"
+            + (f" pruned={c['pruned']}" if c["pruned"] else "")
             + (f" error={self.error!r}" if self.error else "")
         )
 
@@ -155,6 +157,9 @@ class Pipeline:
             return Outcome("update", article_id)
 
         keys = identity_keys(item, art.canonical_url, art.fingerprint)
+        if w.tombstoned([item_tombstone(item.source, item.item_key), *keys]):
+            # retention pruned this story: it must never come back
+            return Outcome("pruned")
         existing = w.article_for_keys(keys)
         if existing is not None:
             key_kind = next(k for k in keys if w.article_for_keys([k]) == existing).split(":")[0]

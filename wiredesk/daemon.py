@@ -17,6 +17,7 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feeds.app import create_app
+from wiredesk.config import ConfigError, load_config
 from wiredesk.desk import Desk
 
 log = logging.getLogger("wiredesk.daemon")
@@ -92,7 +93,7 @@ def build_server(desk: Desk, health: Health | None = None) -> uvicorn.Server:
     return _Server(cfg)
 
 
-def run_daemon(desk: Desk) -> None:
+def run_daemon(desk: Desk, config_path: Path | None = None) -> None:
     lock = acquire_lock(desk.config.database)
     health = Health()
     busy = threading.Lock()  # sources and drops jobs share the writer; keep them apart
@@ -112,6 +113,26 @@ def run_daemon(desk: Desk) -> None:
                 )
             health.last_ingest = datetime.now(UTC).isoformat()
 
+    def housekeeping_job() -> None:
+        with busy:
+            pruned = desk.housekeeping()
+            if pruned:
+                log.info("event=retention_pruned articles=%d", pruned)
+
+    def reload_job() -> None:
+        if config_path is None:
+            return
+        try:
+            new = load_config(config_path)
+        except ConfigError as exc:
+            log.error("event=reload_refused path=%s problems=%r", config_path, exc.problems)
+            return
+        with busy:
+            restart = desk.reload(new)
+        log.info("event=config_reloaded sources=%d topics=%d", len(new.sources), len(new.topics))
+        if restart:
+            log.warning("event=reload_needs_restart keys=%s", ",".join(restart))
+
     scheduler = BackgroundScheduler(
         timezone=UTC,
         # APScheduler skips a run more than 1 s late by default: a busy pass must not
@@ -130,9 +151,15 @@ def run_daemon(desk: Desk) -> None:
         scheduler.add_job(
             desk.export, "interval", seconds=cfg.publish.interval, id="export", next_run_time=now
         )
+    scheduler.add_job(housekeeping_job, "interval", hours=1, id="housekeeping", next_run_time=now)
     health.scheduler = scheduler
     server = build_server(desk, health)
     scheduler.start()
+    # SIGHUP re-reads config.yaml; the reload runs as a job so it never races an ingest
+    signal.signal(
+        signal.SIGHUP,
+        lambda *_: scheduler.add_job(reload_job, id="reload", replace_existing=True),
+    )
     log.info("event=daemon_started url=%s db=%s", cfg.server.base_url, cfg.database)
     try:
         server.run()  # returns on SIGINT/SIGTERM
