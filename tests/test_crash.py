@@ -17,10 +17,30 @@ import yaml
 
 from tests.conftest import write_config
 
-WORDS = (
-    "army navy border talks minister summit drills missile base troops envoy treaty "
-    "parliament election court police ministry forces visit agreement security exercise"
-).split()
+WORDS = [
+    "army",
+    "navy",
+    "border",
+    "talks",
+    "minister",
+    "summit",
+    "drills",
+    "missile",
+    "base",
+    "troops",
+    "envoy",
+    "treaty",
+    "parliament",
+    "election",
+    "court",
+    "police",
+    "ministry",
+    "forces",
+    "visit",
+    "agreement",
+    "security",
+    "exercise",
+]
 CITIES = ["BISHKEK", "ALMATY", "DUSHANBE", "TASHKENT", "MOSCOW", "ASTANA"]
 
 
