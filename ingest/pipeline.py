@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from db.writer import item_tombstone
 from ingest.dedup import Deduplicator
 from ingest.item import Item
 from ingest.language import detect_language
+from ingest.metrics import ITEMS
 from ingest.normalize import canonical_url, fingerprint
 from ingest.text import html_to_text, make_title
 from ingest.topics import Matcher
@@ -85,12 +87,18 @@ class Pipeline:
             for item in items:
                 try:
                     outcome = self._one(w, item)
+                except sqlite3.DatabaseError:
+                    # the store itself failed (disk full, I/O): roll the whole batch
+                    # back so its input is kept and retried, never half-recorded
+                    raise
                 except Exception as exc:  # one bad item must not sink the batch
                     reason = f"{type(exc).__name__}: {exc}"
                     log.exception("event=item_failed source=%s item=%s", item.source, item.item_key)
                     w.record_failure(item.source, item.item_key, reason)
                     outcome = Outcome("failed", reason=reason)
                 outcomes.append(outcome)
+        for item, outcome in zip(items, outcomes, strict=True):
+            ITEMS.labels(item.source, outcome.kind).inc()
         return outcomes
 
     def _prepare(self, item: Item, now: datetime) -> ArticleData:
