@@ -102,3 +102,16 @@ def m0001_initial(db: Database) -> None:
     db.table("articles").enable_fts(
         ["title", "summary", "body"], fts_version="FTS5", create_triggers=True
     )
+
+
+@migrations(name="0006_retention_tombstones")
+def m0006_retention_tombstones(db: Database) -> None:
+    db.executescript(
+        """
+        -- keys of pruned articles and their sightings: a pruned story never comes back
+        CREATE TABLE tombstones (
+            key TEXT PRIMARY KEY,               -- item:SOURCE NEWLINE ITEM_KEY, or an article key
+            pruned_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )

@@ -12,6 +12,11 @@ from db.models import ArticleData, SightingData, SourceState, TopicHit
 ALL_FEED = "*"  # the feed_versions row for /all.*
 
 
+def item_tombstone(source: str, item_key: str) -> str:
+    """The tombstone key of a pruned sighting."""
+    return f"item:{source}\n{item_key}"
+
+
 class Writer:
     """Valid only inside `Store.write()`; the caller owns the transaction."""
 
@@ -28,6 +33,18 @@ class Writer:
             if row is not None:
                 return int(row[0])
         return None
+
+    def tombstoned(self, keys: Iterable[str]) -> bool:
+        """True when any key belongs to an article that retention pruned."""
+        keys = list(keys)
+        marks = ",".join("?" * len(keys))
+        return (
+            keys != []
+            and self.conn.execute(
+                f"SELECT 1 FROM tombstones WHERE key IN ({marks}) LIMIT 1", keys
+            ).fetchone()
+            is not None
+        )
 
     def sighting(self, source: str, item_key: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.conn.execute(

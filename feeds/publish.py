@@ -197,6 +197,11 @@ class Publisher:
     def feed_path(self, topic_ids: list[str] | None) -> str:
         return "topics/" + "+".join(topic_ids) if topic_ids else "all"
 
+    def set_topics(self, topics: list[TopicInfo]) -> None:
+        with self._lock:
+            self.topics = {t.id: t for t in topics}
+            self._cache.clear()
+
     def spec_for(self, topic_ids: list[str] | None) -> FeedSpec:
         labels = {t.id: t.title for t in self.topics.values()}
         path = self.feed_path(topic_ids)

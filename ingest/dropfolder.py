@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ingest.feedparse import FeedFormatError, parse_feed
 from ingest.item import Item
+from ingest.metrics import DROP_FILES, DROP_QUEUE
 from ingest.text import NotTextError, decode_text
 from ingest.wire import WireFormatError, parse_wire
 
@@ -169,6 +170,7 @@ class DropFolder:
         unchanged by the pipeline, and moved then."""
         result = DropResult()
         paths, result.waiting = self.candidates()
+        DROP_QUEUE.set(len(paths) + result.waiting)
         for path in paths[:limit]:
             try:
                 items = self.load(path)
@@ -177,11 +179,14 @@ class DropFolder:
                 record_failure(path.name, reason)
                 self.fail(path, reason)
                 result.failed += 1
+                DROP_FILES.labels("failed").inc()
                 result.errors.append(f"{path.name}: {reason}")
                 log.warning("event=drop_failed file=%s reason=%r", path.name, reason)
                 continue
             store_items(items)
             self.done(path)
             result.taken += 1
+            DROP_FILES.labels("taken").inc()
+            DROP_QUEUE.dec()
             log.info("event=drop_taken file=%s items=%d", path.name, len(items))
         return result

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from db import ArticleData, SightingData, Store, Writer, iso
+from db.writer import item_tombstone
 from ingest.dedup import Deduplicator
 from ingest.item import Item
 from ingest.language import detect_language
+from ingest.metrics import ITEMS
 from ingest.normalize import canonical_url, fingerprint
 from ingest.text import html_to_text, make_title
 from ingest.topics import Matcher
@@ -26,7 +29,7 @@ FUTURE_TOLERANCE = timedelta(days=1)
 class Outcome:
     """What one item became; `article_id` is None only for failures and unchanged items."""
 
-    kind: str  # 'new' | 'exact' | 'near' | 'update' | 'unchanged' | 'failed'
+    kind: str  # 'new' | 'exact' | 'near' | 'update' | 'unchanged' | 'pruned' | 'failed'
     article_id: int | None = None
     reason: str | None = None
 
@@ -45,6 +48,7 @@ class Summary:
         return (
             f"{name}: new={c['new']} duplicate={dup} updated={c['update']}"
             f" unchanged={c['unchanged']} failed={c['failed']}"
+            + (f" pruned={c['pruned']}" if c["pruned"] else "")
             + (f" error={self.error!r}" if self.error else "")
         )
 
@@ -83,12 +87,18 @@ class Pipeline:
             for item in items:
                 try:
                     outcome = self._one(w, item)
+                except sqlite3.DatabaseError:
+                    # the store itself failed (disk full, I/O): roll the whole batch
+                    # back so its input is kept and retried, never half-recorded
+                    raise
                 except Exception as exc:  # one bad item must not sink the batch
                     reason = f"{type(exc).__name__}: {exc}"
                     log.exception("event=item_failed source=%s item=%s", item.source, item.item_key)
                     w.record_failure(item.source, item.item_key, reason)
                     outcome = Outcome("failed", reason=reason)
                 outcomes.append(outcome)
+        for item, outcome in zip(items, outcomes, strict=True):
+            ITEMS.labels(item.source, outcome.kind).inc()
         return outcomes
 
     def _prepare(self, item: Item, now: datetime) -> ArticleData:
@@ -155,6 +165,9 @@ class Pipeline:
             return Outcome("update", article_id)
 
         keys = identity_keys(item, art.canonical_url, art.fingerprint)
+        if w.tombstoned([item_tombstone(item.source, item.item_key), *keys]):
+            # retention pruned this story: it must never come back
+            return Outcome("pruned")
         existing = w.article_for_keys(keys)
         if existing is not None:
             key_kind = next(k for k in keys if w.article_for_keys([k]) == existing).split(":")[0]

@@ -19,7 +19,7 @@ from wiredesk.desk import Desk
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
-SEED = REPO / "drops" / "000_kant_airbase_sample.txt"
+SEED = REPO / "tests" / "data" / "seed_kant.txt"  # the reference story of ../shared/seeds
 
 
 def free_port() -> int:

@@ -95,7 +95,7 @@ def run(ctx: click.Context) -> None:
 
     desk = _desk(ctx)
     try:
-        run_daemon(desk)
+        run_daemon(desk, config_path(ctx.obj.get("config_path")))
     except AlreadyRunning as exc:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(1)
@@ -132,6 +132,25 @@ def serve(ctx: click.Context) -> None:
 
     desk = _desk(ctx)
     build_server(desk).run()
+    desk.close()
+
+
+@cli.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+@_handles_store_errors
+def backup(ctx: click.Context, target: Path) -> None:
+    """Write a consistent copy of the store to TARGET (VACUUM INTO), safe while the daemon runs."""
+    from db.maintenance import BackupError
+    from db.maintenance import backup as run_backup
+
+    desk = _desk(ctx)
+    try:
+        path = run_backup(desk.store, target)
+    except BackupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(1)
+    click.echo(f"backup written to {path} ({path.stat().st_size} bytes, integrity ok)")
     desk.close()
 
 

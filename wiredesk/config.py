@@ -158,6 +158,7 @@ class TopicConfig(_Strict):
 class Config(_Strict):
     database: Path = Path("data/wiredesk.db")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    retention: Duration | None = None  # prune stories published longer ago than this
     drops: DropsConfig = DropsConfig()
     server: ServerConfig = ServerConfig()
     publish: PublishConfig = PublishConfig()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
+import signal
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -14,6 +17,7 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from feeds.app import create_app
+from wiredesk.config import ConfigError, load_config
 from wiredesk.desk import Desk
 
 log = logging.getLogger("wiredesk.daemon")
@@ -57,6 +61,25 @@ class Health:
         }
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a captured SIGTERM after its graceful shutdown, which would kill
+    us before the scheduler and store are closed: take the signal, exit 0 ourselves."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {
+            sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def build_server(desk: Desk, health: Health | None = None) -> uvicorn.Server:
     app = create_app(desk.publisher, health)
     cfg = uvicorn.Config(
@@ -67,10 +90,10 @@ def build_server(desk: Desk, health: Health | None = None) -> uvicorn.Server:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
-    return uvicorn.Server(cfg)
+    return _Server(cfg)
 
 
-def run_daemon(desk: Desk) -> None:
+def run_daemon(desk: Desk, config_path: Path | None = None) -> None:
     lock = acquire_lock(desk.config.database)
     health = Health()
     busy = threading.Lock()  # sources and drops jobs share the writer; keep them apart
@@ -92,6 +115,26 @@ def run_daemon(desk: Desk) -> None:
             health.last_ingest = datetime.now(UTC).isoformat()
             desk.announce()
 
+    def housekeeping_job() -> None:
+        with busy:
+            pruned = desk.housekeeping()
+            if pruned:
+                log.info("event=retention_pruned articles=%d", pruned)
+
+    def reload_job() -> None:
+        if config_path is None:
+            return
+        try:
+            new = load_config(config_path)
+        except ConfigError as exc:
+            log.error("event=reload_refused path=%s problems=%r", config_path, exc.problems)
+            return
+        with busy:
+            restart = desk.reload(new)
+        log.info("event=config_reloaded sources=%d topics=%d", len(new.sources), len(new.topics))
+        if restart:
+            log.warning("event=reload_needs_restart keys=%s", ",".join(restart))
+
     scheduler = BackgroundScheduler(
         timezone=UTC,
         # APScheduler skips a run more than 1 s late by default: a busy pass must not
@@ -110,9 +153,15 @@ def run_daemon(desk: Desk) -> None:
         scheduler.add_job(
             desk.export, "interval", seconds=cfg.publish.interval, id="export", next_run_time=now
         )
+    scheduler.add_job(housekeeping_job, "interval", hours=1, id="housekeeping", next_run_time=now)
     health.scheduler = scheduler
     server = build_server(desk, health)
     scheduler.start()
+    # SIGHUP re-reads config.yaml; the reload runs as a job so it never races an ingest
+    signal.signal(
+        signal.SIGHUP,
+        lambda *_: scheduler.add_job(reload_job, id="reload", replace_existing=True),
+    )
     log.info("event=daemon_started url=%s db=%s", cfg.server.base_url, cfg.database)
     try:
         server.run()  # returns on SIGINT/SIGTERM

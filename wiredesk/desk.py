@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from db import Store
+from db.maintenance import prune
 from feeds.publish import Publisher, TopicInfo
 from feeds.websub import HubPinger
 from ingest.dedup import Deduplicator
@@ -19,6 +21,13 @@ from ingest.topics import Matcher
 from wiredesk.config import Config
 
 log = logging.getLogger("wiredesk")
+
+
+def _topic_infos(config: Config) -> list[TopicInfo]:
+    return [
+        TopicInfo(tid, t.title or tid.replace("-", " ").title(), t.description or "")
+        for tid, t in config.topics.items()
+    ]
 
 
 @dataclass
@@ -57,20 +66,58 @@ class Desk:
         self.drops = DropFolder(config.drops.path, settle=config.drops.settle)
         self.publisher = Publisher(
             self.store,
-            [
-                TopicInfo(tid, t.title or tid.replace("-", " ").title(), t.description or "")
-                for tid, t in config.topics.items()
-            ],
+            _topic_infos(config),
             config.server.base_url,
             title=config.publish.title,
             entries=config.publish.entries,
             drops_counts=self.drops.pending_counts,
             hub=config.publish.websub_hub,
         )
+        self.websub = self._pinger(config)
+
+    def _pinger(self, config: Config) -> HubPinger | None:
         hub = config.publish.websub_hub
-        self.websub = (
-            HubPinger(self.store, hub, config.server.base_url, list(config.topics)) if hub else None
+        if not hub:
+            return None
+        return HubPinger(self.store, hub, config.server.base_url, list(config.topics))
+
+    def reload(self, config: Config) -> list[str]:
+        """Take new sources, topics and publishing settings from a re-read config.
+        Returns the changed keys that only a restart applies."""
+        restart = [
+            key
+            for key, old, new in (
+                ("database", self.config.database, config.database),
+                ("drops.path", self.config.drops.path, config.drops.path),
+                ("server", self.config.server, config.server),
+                ("fetch", self.config.fetch, config.fetch),
+            )
+            if old != new
+        ]
+        matcher = Matcher(config.topic_rules())
+        self.matcher = matcher
+        self.pipeline.matcher = matcher
+        self.publisher.hub = config.publish.websub_hub  # set_topics drops the cached feeds
+        self.publisher.set_topics(_topic_infos(config))
+        self.websub = self._pinger(config)
+        self.publisher.title = config.publish.title
+        self.publisher.entries = config.publish.entries
+        self.drops.settle = config.drops.settle
+        self.config = config.model_copy(
+            update={
+                "database": self.config.database,
+                "drops": self.config.drops.model_copy(update={"path": self.config.drops.path}),
+                "server": self.config.server,
+                "fetch": self.config.fetch,
+            }
         )
+        return restart
+
+    def housekeeping(self) -> int:
+        """Retention: prune stories older than `retention`, leaving tombstones."""
+        if self.config.retention is None:
+            return 0
+        return prune(self.store, timedelta(seconds=self.config.retention))
 
     def source_specs(self, only: str | None = None) -> list[SourceSpec]:
         return [

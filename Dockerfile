@@ -1,0 +1,23 @@
+# wiredesk in a container: state (store, drop folder) lives in the /data volume.
+#   docker build -t wiredesk .
+#   docker run -p 8080:8080 -v wiredesk-data:/data wiredesk
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY db db
+COPY ingest ingest
+COPY feeds feeds
+COPY wiredesk wiredesk
+RUN pip install --no-cache-dir . && useradd --system --home /data wiredesk
+COPY config.yaml /etc/wiredesk/config.yaml
+# in a container the server must listen beyond loopback; the store and drops go to /data
+RUN sed -i -e 's|^database: .*|database: /data/wiredesk.db|' \
+           -e 's|^  path: drops |  path: /data/drops |' \
+           -e 's|^  host: 127.0.0.1|  host: 0.0.0.0|' /etc/wiredesk/config.yaml
+VOLUME /data
+USER wiredesk
+ENV WIREDESK_CONFIG=/etc/wiredesk/config.yaml
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"
+CMD ["wiredesk", "run"]
