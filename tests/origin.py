@@ -91,6 +91,9 @@ class Origin:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.conditional: Counter[str] = Counter()  # requests that carried a validator
+        self.statuses: list[int] = []  # status of every answer, in order
+        self.active = 0  # requests being answered now …
+        self.peak = 0  # … and the most at once
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -102,6 +105,16 @@ class Origin:
         return f"http://127.0.0.1:{self.port}{path}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        try:
+            resp = await self._answer(request)
+        finally:
+            self.active -= 1
+        self.statuses.append(resp.status)
+        return resp
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         self.hits[path] += 1
         route = self.routes.get(path)
