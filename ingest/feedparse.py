@@ -99,6 +99,11 @@ def parse_feed(
         )
     if base_url:
         headers.setdefault("content-location", base_url)
+    if not _CHARSET.search(headers.get("content-type", "")):
+        # without a charset feedparser follows RFC 3023 (text/xml means us-ascii, no
+        # header means latin-1) and ignores the XML declaration and chardet: a type
+        # that leaves the choice to the document reads real feeds right
+        headers["content-type"] = "application/xml"
     parsed = feedparser.parse(
         io.BytesIO(data),
         response_headers=headers,

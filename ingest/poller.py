@@ -186,6 +186,27 @@ class Poller:
                 error = "the parser process died on this document"
         return await asyncio.to_thread(self._finish, spec, state, result, parsed, error)
 
+    def ingest_bytes(
+        self, spec: SourceSpec, body: bytes, headers: dict[str, str] | None = None
+    ) -> tuple[Summary, ParsedFeed | None]:
+        """The parse + store half of a poll, for bytes fetched elsewhere (tests, tools)."""
+        self.register([spec])
+        state = self._load(spec)
+        result = FetchResult(spec.url, 200, body=body, headers=dict(headers or {}))
+        parsed: ParsedFeed | None = None
+        error = None
+        try:
+            parsed = parse_feed(
+                body,
+                spec.name,
+                base_url=spec.url,
+                response_headers=result.headers,
+                max_items=self.poll_settings.max_items,
+            )
+        except FeedFormatError as exc:
+            error = str(exc)
+        return self._finish(spec, state, result, parsed, error), parsed
+
     def _load(self, spec: SourceSpec) -> SourceState:
         state = queries.source_state(self.store.reader(), spec.name)
         return state or SourceState(spec.name, spec.url, config_url=spec.url)
@@ -248,7 +269,10 @@ class Poller:
             dates = [i.published for i in parsed.items if i.published is not None]
             state.publish_interval = publish_interval(dates) or state.publish_interval
             if parsed.skipped:
-                error = f"feed has {parsed.entries_total} entries: only the first {len(parsed.items)} taken in"
+                error = (
+                    f"feed has {parsed.entries_total} entries:"
+                    f" only the first {self.poll_settings.max_items} taken in"
+                )
         if result.status == 410:
             state.gone = True
             error = "410 Gone: polling stopped (change the source's url or ingest it by name)"

@@ -57,7 +57,7 @@ def source(desk: Desk, name: str) -> sqlite3.Row:
     return row
 
 
-FETCH_COLUMNS = {"last_fetch", "next_fetch", "last_status"}
+FETCH_COLUMNS = {"last_fetch", "last_success", "next_fetch", "last_status"}
 
 
 def snapshot(desk: Desk) -> dict[str, list[tuple[Any, ...]]]:
@@ -263,11 +263,11 @@ def test_feed_ttl_is_a_lower_bound_on_the_interval(origin: Origin, make_desk: Ma
     desk = make_desk({"f": origin.url("/f")}, jitter=0)
     now = datetime.now(UTC)
     desk.poll_sources(due_only=False)
-    assert round((parse_iso(source(desk, "f")["next_fetch"]) - now).total_seconds()) == 7200
+    assert abs((parse_iso(source(desk, "f")["next_fetch"]) - now).total_seconds() - 7200) <= 2
     now = datetime.now(UTC)
     desk.poll_sources(due_only=False)  # a 304 carries no ttl: the stored one still counts
     assert origin.statuses[-1] == 304
-    assert round((parse_iso(source(desk, "f")["next_fetch"]) - now).total_seconds()) == 7200
+    assert abs((parse_iso(source(desk, "f")["next_fetch"]) - now).total_seconds() - 7200) <= 2
 
 
 def test_due_only_polls_what_the_store_says_is_due(origin: Origin, make_desk: MakeDesk) -> None:
@@ -332,14 +332,14 @@ def test_bad_inputs_are_recorded_on_their_source_and_nothing_else_is_affected(
         "missing": origin.url("/nothing"),
         "refused": refused_url(),
     }
-    desk = make_desk(sources, max_items=1000, timeout="10s", parse_workers=2)
+    desk = make_desk(sources, max_items=1000, timeout="4s", parse_workers=2)
     out = desk.poll_sources(due_only=False)
     expected = {
         "html": "an HTML page, not a feed",
         "empty": "empty body: no feed document",
         "bomb": f"body larger than {16 << 20} bytes (decoded): refused",
         "loop": f"redirect loop: {origin.url('/loop1')} again",
-        "hang": "timed out: no complete answer within 10s",
+        "hang": "timed out: no complete answer within 4s",
         "missing": "HTTP 404 Not Found",
         "huge": "feed has 100000 entries: only the first 1000 taken in",
     }
