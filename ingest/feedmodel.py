@@ -68,9 +68,12 @@ def build_item(
     title = clean_text(html_to_text(title_html or "")) or None
     content = clean_fragment(content_html, base)
     summary = clean_fragment(summary_html, base)
-    if summary and content and html_to_text(summary) == html_to_text(content):
+    if content is None:
+        # the only text is the body; a summary identical to it would be stored, indexed
+        # and fingerprinted twice (renderers take the lead paragraph when none is given)
+        content, summary = summary, None
+    elif summary and html_to_text(summary) == html_to_text(content):
         summary = None
-    content = content or summary
     body = html_to_text(content) if content else None
     if not (title or body):
         return None
