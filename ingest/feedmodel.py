@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -29,10 +31,27 @@ class ParsedFeed:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (item key, reason)
     entries_total: int = 0  # entries in the document, also those past `max_items`
 
+    def add(self, key: str, item: Item | None) -> None:
+        """Take an entry in, or record why it could not be."""
+        if item is None:
+            self.failures.append((key, "entry has no title, summary or content"))
+        else:
+            self.items.append(item)
+
     @property
     def skipped(self) -> int:
         """Entries beyond the per-document cap, not taken in."""
         return max(0, self.entries_total - len(self.items) - len(self.failures))
+
+
+def struct_to_dt(st: time.struct_time | None) -> datetime | None:
+    """feedparser's UTC struct_time as an aware datetime (None when out of range)."""
+    if st is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(st), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def sane_date(when: datetime | None, now: datetime | None = None) -> datetime | None:

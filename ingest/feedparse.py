@@ -8,16 +8,14 @@ runs in a worker process (see `ingest.parsepool`).
 
 from __future__ import annotations
 
-import calendar
 import io
 import re
-import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import feedparser
 
-from ingest.feedmodel import FeedFormatError, ParsedFeed, build_item
+from ingest.feedmodel import FeedFormatError, ParsedFeed, build_item, struct_to_dt
 from ingest.identity import entry_key
 from ingest.jsonfeed import parse_json_feed
 from ingest.text import clean_text
@@ -34,20 +32,11 @@ _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
-def _struct_to_dt(st: time.struct_time | None) -> datetime | None:
-    if st is None:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(st), UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
-
-
 def _entry_date(entry: Any) -> tuple[datetime | None, str | None]:
     # `entry.get("updated")` warns when only `published` exists: read the keys directly
     for key in ("published", "updated", "created"):
         if key in entry:
-            return _struct_to_dt(entry.get(f"{key}_parsed")), entry[key]
+            return struct_to_dt(entry.get(f"{key}_parsed")), entry[key]
     return None, None
 
 
@@ -132,22 +121,21 @@ def parse_feed(
         key = entry_key(guid, link, title, raw)
         content, content_base = _content(entry)
         summary_detail = entry.get("summary_detail") or {}
-        item = build_item(
-            source,
-            key=key,
-            guid=guid,
-            link=link,
-            title_html=title,
-            content_html=content,
-            summary_html=entry.get("summary") or None,
-            base=content_base or summary_detail.get("base") or base_url,
-            published=published,
-            published_raw=raw,
-            author=entry.get("author") or None,
-            language=entry.get("language") or feed.get("language") or None,
+        out.add(
+            key,
+            build_item(
+                source,
+                key=key,
+                guid=guid,
+                link=link,
+                title_html=title,
+                content_html=content,
+                summary_html=entry.get("summary") or None,
+                base=content_base or summary_detail.get("base") or base_url,
+                published=published,
+                published_raw=raw,
+                author=entry.get("author") or None,
+                language=entry.get("language") or feed.get("language") or None,
+            ),
         )
-        if item is None:
-            out.failures.append((key, "entry has no title, summary or content"))
-        else:
-            out.items.append(item)
     return out

@@ -6,14 +6,13 @@ entries; it is a small, well-specified format (https://jsonfeed.org/version/1.1)
 
 from __future__ import annotations
 
-import calendar
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 
-from ingest.feedmodel import FeedFormatError, ParsedFeed, build_item
+from ingest.feedmodel import FeedFormatError, ParsedFeed, build_item, struct_to_dt
 from ingest.identity import entry_key
 from ingest.markup import text_to_html
 
@@ -44,13 +43,7 @@ def parse_date(raw: Any) -> datetime | None:
         return when if when.tzinfo else when.replace(tzinfo=UTC)
     except ValueError:
         pass
-    st = feedparser.datetimes._parse_date(raw)
-    if st is None:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(st), UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
+    return struct_to_dt(feedparser.datetimes._parse_date(raw))
 
 
 def _text(value: Any) -> str | None:
@@ -129,23 +122,22 @@ def parse_json_feed(
         title = _text(entry.get("title"))
         raw_date = _text(entry.get("date_published")) or _text(entry.get("date_modified"))
         key = entry_key(guid, link, title, raw_date)
-        item = build_item(
-            source,
-            key=key,
-            guid=guid,
-            link=link,
-            title_html=title,
-            content_html=_text(entry.get("content_html"))
-            or text_to_html(_text(entry.get("content_text"))),
-            summary_html=_text(entry.get("summary")),
-            base=base,
-            published=parse_date(raw_date),
-            published_raw=raw_date,
-            author=_author(entry, feed),
-            language=_text(entry.get("language")) or _text(feed.get("language")),
+        out.add(
+            key,
+            build_item(
+                source,
+                key=key,
+                guid=guid,
+                link=link,
+                title_html=title,
+                content_html=_text(entry.get("content_html"))
+                or text_to_html(_text(entry.get("content_text"))),
+                summary_html=_text(entry.get("summary")),
+                base=base,
+                published=parse_date(raw_date),
+                published_raw=raw_date,
+                author=_author(entry, feed),
+                language=_text(entry.get("language")) or _text(feed.get("language")),
+            ),
         )
-        if item is None:
-            out.failures.append((key, "entry has no title, summary or content"))
-        else:
-            out.items.append(item)
     return out
