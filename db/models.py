@@ -58,3 +58,9 @@ class SourceState:
     error_count: int = 0
     next_fetch: str | None = None
     gone: bool = False
+    config_url: str | None = None
+    identity: str = "guid"  # 'link' once the feed's guids are seen to rotate
+    last_warning: str | None = None
+    ttl_seconds: int | None = None
+    publish_interval: float | None = None
+    last_error_at: str | None = None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, fields
 
+from db.models import SourceState
 from db.writer import ALL_FEED
 
 
@@ -255,3 +257,62 @@ def search(
 
 def recent_failures(conn: sqlite3.Connection, limit: int = 20) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM failures ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+
+def source_state(conn: sqlite3.Connection, name: str) -> SourceState | None:
+    row = conn.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return None
+    names = {f.name for f in fields(SourceState)}
+    data = {k: row[k] for k in names & set(row.keys())}
+    data["gone"] = bool(data.get("gone"))
+    return SourceState(**data)
+
+
+def source_schedule(conn: sqlite3.Connection) -> dict[str, tuple[str | None, bool]]:
+    """name -> (next_fetch, gone) for every stored source."""
+    return {
+        r[0]: (r[1], bool(r[2])) for r in conn.execute("SELECT name, next_fetch, gone FROM sources")
+    }
+
+
+def _chunks(values: Iterable[str], size: int = 500) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for v in values:
+        batch.append(v)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def known_item_keys(conn: sqlite3.Connection, source: str, keys: Iterable[str]) -> set[str]:
+    """Which of these item keys the source already has sightings for."""
+    out: set[str] = set()
+    for batch in _chunks(keys):
+        marks = ",".join("?" * len(batch))
+        out.update(
+            r[0]
+            for r in conn.execute(
+                f"SELECT item_key FROM sightings WHERE source = ? AND item_key IN ({marks})",
+                (source, *batch),
+            )
+        )
+    return out
+
+
+def item_keys_for_urls(
+    conn: sqlite3.Connection, source: str, urls: Iterable[str]
+) -> dict[str, str]:
+    """url -> the item key it was last sighted under, for this source."""
+    out: dict[str, str] = {}
+    for batch in _chunks(urls):
+        marks = ",".join("?" * len(batch))
+        for r in conn.execute(
+            f"SELECT url, item_key FROM sightings WHERE source = ? AND url IN ({marks})"
+            " ORDER BY seen_at",
+            (source, *batch),
+        ):
+            out[r[0]] = r[1]
+    return out

@@ -104,6 +104,21 @@ def m0001_initial(db: Database) -> None:
     )
 
 
+@migrations(name="0002_source_fetch_state")
+def m0002_source_fetch_state(db: Database) -> None:
+    db.executescript(
+        """
+        ALTER TABLE sources ADD COLUMN config_url TEXT;      -- as configured; url may be a 301 target
+        ALTER TABLE sources ADD COLUMN identity TEXT NOT NULL DEFAULT 'guid';  -- or 'link' once guids rotate
+        ALTER TABLE sources ADD COLUMN last_warning TEXT;    -- why the last document was ill-formed
+        ALTER TABLE sources ADD COLUMN ttl_seconds INTEGER;  -- the feed's own ttl/max-age, a floor on the interval
+        ALTER TABLE sources ADD COLUMN publish_interval REAL;  -- seconds between the feed's items (adaptive)
+        ALTER TABLE sources ADD COLUMN last_error_at TEXT;
+        CREATE INDEX sightings_source_url ON sightings(source, url);
+        """
+    )
+
+
 @migrations(name="0006_retention_tombstones")
 def m0006_retention_tombstones(db: Database) -> None:
     db.executescript(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import fields
 
 from db.clock import now_iso
 from db.models import ArticleData, SightingData, SourceState, TopicHit
@@ -186,34 +187,38 @@ class Writer:
     # -- sources and failures -------------------------------------------------
 
     def ensure_source(self, name: str, url: str) -> None:
+        """Register a configured source; when its configured URL changed, its fetch state
+        (validators, redirect target, gone, backoff) starts afresh."""
         self.conn.execute(
-            "INSERT INTO sources (name, url) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-            (name, url),
+            """INSERT INTO sources (name, url, config_url) VALUES (?, ?, ?)
+               ON CONFLICT (name) DO UPDATE SET config_url = excluded.config_url
+               WHERE sources.config_url IS NULL""",
+            (name, url, url),
+        )
+        self.conn.execute(
+            """UPDATE sources SET url = ?, config_url = ?, etag = NULL, last_modified = NULL,
+                 gone = 0, error_count = 0, next_fetch = NULL, last_error = NULL
+               WHERE name = ? AND config_url IS NOT ?""",
+            (url, url, name, url),
         )
 
     def save_source(self, st: SourceState) -> None:
+        cols = [f.name for f in fields(SourceState)]
+        values = [getattr(st, c) for c in cols]
+        values[cols.index("gone")] = int(st.gone)
+        updates = ", ".join(f"{c}=excluded.{c}" for c in cols if c != "name")
         self.conn.execute(
-            """INSERT INTO sources (name, url, etag, last_modified, last_fetch, last_success,
-                 last_status, last_error, error_count, next_fetch, gone)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?)
-               ON CONFLICT (name) DO UPDATE SET url=excluded.url, etag=excluded.etag,
-                 last_modified=excluded.last_modified, last_fetch=excluded.last_fetch,
-                 last_success=excluded.last_success, last_status=excluded.last_status,
-                 last_error=excluded.last_error, error_count=excluded.error_count,
-                 next_fetch=excluded.next_fetch, gone=excluded.gone""",
-            (
-                st.name,
-                st.url,
-                st.etag,
-                st.last_modified,
-                st.last_fetch,
-                st.last_success,
-                st.last_status,
-                st.last_error,
-                st.error_count,
-                st.next_fetch,
-                int(st.gone),
-            ),
+            f"INSERT INTO sources ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            f" ON CONFLICT (name) DO UPDATE SET {updates}",
+            values,
+        )
+
+    def rekey_sightings(self, source: str, pairs: Iterable[tuple[str, str]]) -> None:
+        """Move a source's sightings to new item keys (a feed whose guids rotate is keyed
+        by link from then on); a key already taken is left alone."""
+        self.conn.executemany(
+            "UPDATE OR IGNORE sightings SET item_key = ? WHERE source = ? AND item_key = ?",
+            [(new, source, old) for old, new in pairs if old != new],
         )
 
     def record_failure(self, source: str, item_key: str | None, reason: str) -> None:

@@ -41,7 +41,15 @@ def is_temporary(name: str) -> bool:
     return name.startswith(".") or name.endswith(_TEMP_SUFFIXES)
 
 
-def read_drop(path: Path, data: bytes) -> list[Item]:
+@dataclass
+class DropRead:
+    """A dropped file's stories, and the entries of it that could not be read (key, reason)."""
+
+    items: list[Item]
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def read_drop(path: Path, data: bytes) -> DropRead:
     """Parse one dropped file's bytes: a feed document or wire text."""
     if not data.strip():
         raise DropError("empty file")
@@ -54,30 +62,34 @@ def read_drop(path: Path, data: bytes) -> list[Item]:
         # dropped feeds are keyed by file name + entry so two files never collide
         for item in feed.items:
             item.item_key = f"{path.name}#{item.item_key}"
+        failures = [(f"{path.name}#{key}", reason) for key, reason in feed.failures]
         if not feed.items:
-            raise DropError("feed document with no entries")
-        return feed.items
+            why = f": {failures[0][1]}" if failures else ""
+            raise DropError(f"feed document with no usable entries{why}")
+        return DropRead(feed.items, failures)
     try:
         text = decode_text(data)
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         story = parse_wire(text, reference=mtime)
     except (NotTextError, WireFormatError) as exc:
         raise DropError(str(exc)) from None
-    return [
-        Item(
-            source=SOURCE,
-            item_key=path.name,
-            title=story.title,
-            body=story.body,
-            summary=story.summary,
-            content_html=story.html(),
-            published=story.published,
-            published_raw=story.published_raw,
-            agency=story.agency,
-            dateline=story.dateline,
-            subheads=story.subheads,
-        )
-    ]
+    return DropRead(
+        [
+            Item(
+                source=SOURCE,
+                item_key=path.name,
+                title=story.title,
+                body=story.body,
+                summary=story.summary,
+                content_html=story.html(),
+                published=story.published,
+                published_raw=story.published_raw,
+                agency=story.agency,
+                dateline=story.dateline,
+                subheads=story.subheads,
+            )
+        ]
+    )
 
 
 class DropFolder:
@@ -108,7 +120,7 @@ class DropFolder:
         ready.sort()
         return [p for _, _, p in ready], waiting
 
-    def load(self, path: Path) -> list[Item]:
+    def load(self, path: Path) -> DropRead:
         """Read a candidate; raises DropError for anything that is not a readable regular file."""
         st = path.lstat()
         if stat.S_ISLNK(st.st_mode):
@@ -173,7 +185,7 @@ class DropFolder:
         DROP_QUEUE.set(len(paths) + result.waiting)
         for path in paths[:limit]:
             try:
-                items = self.load(path)
+                read = self.load(path)
             except (DropError, OSError) as exc:
                 reason = str(exc)
                 record_failure(path.name, reason)
@@ -183,10 +195,17 @@ class DropFolder:
                 result.errors.append(f"{path.name}: {reason}")
                 log.warning("event=drop_failed file=%s reason=%r", path.name, reason)
                 continue
-            store_items(items)
+            store_items(read.items)
+            for key, reason in read.failures:
+                record_failure(key, reason)
             self.done(path)
             result.taken += 1
             DROP_FILES.labels("taken").inc()
             DROP_QUEUE.dec()
-            log.info("event=drop_taken file=%s items=%d", path.name, len(items))
+            log.info(
+                "event=drop_taken file=%s items=%d failed_entries=%d",
+                path.name,
+                len(read.items),
+                len(read.failures),
+            )
         return result

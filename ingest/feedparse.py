@@ -1,25 +1,26 @@
-"""Feed bytes (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, JSON Feed) to Items, via feedparser."""
+"""Feed bytes (RSS 0.9x/1.0/2.0, Atom 0.3/1.0, JSON Feed 1.0/1.1) to Items.
+
+XML goes through feedparser (any encoding, lenient on ill-formed XML, the warning kept)
+with its slow HTML sanitiser and URI resolver off: `ingest.markup` does both in one nh3
+pass. JSON goes through `ingest.jsonfeed`. Everything here is pure and picklable, so it
+runs in a worker process (see `ingest.parsepool`).
+"""
 
 from __future__ import annotations
 
-import calendar
-import hashlib
 import io
 import re
-import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import feedparser
 
-from ingest.item import Item
-from ingest.text import clean_text, html_to_text
+from ingest.feedmodel import FeedFormatError, ParsedFeed, build_item, struct_to_dt
+from ingest.identity import entry_key
+from ingest.jsonfeed import parse_json_feed
+from ingest.text import clean_text
 
-
-class FeedFormatError(ValueError):
-    """The bytes are not a feed (HTML page, empty body, hostile DTD, …)."""
-
+__all__ = ["FeedFormatError", "ParsedFeed", "parse_feed"]
 
 # feedparser's loose parser expands internal entities without limit (a 110 KB feed
 # became a 300 MB title): refuse any document that declares one before it sees it.
@@ -27,51 +28,41 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _HTML_START = re.compile(
     rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.IGNORECASE | re.S
 )
-
-
-@dataclass
-class ParsedFeed:
-    items: list[Item]
-    title: str | None = None
-    version: str | None = None
-    ttl_seconds: int | None = None
-    warning: str | None = None  # feedparser's bozo exception, kept when it still parsed
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (item key, reason)
-
-
-def _struct_to_dt(st: time.struct_time | None) -> datetime | None:
-    if st is None:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(st), UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
 def _entry_date(entry: Any) -> tuple[datetime | None, str | None]:
     # `entry.get("updated")` warns when only `published` exists: read the keys directly
     for key in ("published", "updated", "created"):
         if key in entry:
-            raw = entry[key]
-            return _struct_to_dt(entry.get(f"{key}_parsed")), raw
+            return struct_to_dt(entry.get(f"{key}_parsed")), entry[key]
     return None, None
 
 
-def _content_html(entry: Any) -> str | None:
+def _content(entry: Any) -> tuple[str | None, str | None]:
+    """The longest content value, and the base URL its relative links resolve against."""
     contents = entry.get("content") or []
-    best = max((c.get("value", "") for c in contents), key=len, default="")
-    return best or None
+    best = max(contents, key=lambda c: len(c.get("value", "")), default=None)
+    if best is None or not best.get("value"):
+        return None, None
+    return best["value"], best.get("base")
 
 
-def entry_identity(entry: Any, link: str | None, title: str | None, date_raw: str | None) -> str:
-    """guid, else the link, else a hash of title and date (the interface's item_key)."""
-    guid = (entry.get("id") or "").strip()
-    if guid:
-        return guid
-    if link:
-        return link
-    basis = f"{title or ''}\n{date_raw or ''}"
-    return "sha256:" + hashlib.sha256(basis.encode("utf-8")).hexdigest()[:32]
+def _is_json(data: bytes) -> bool:
+    head = data[:64]
+    for bom in _BOMS:
+        head = head.removeprefix(bom)
+    return head.lstrip()[:1] == b"{"
+
+
+def _check(data: bytes) -> None:
+    if not data.strip():
+        raise FeedFormatError("empty body: no feed document")
+    if _ENTITY_DECL.search(data[:65536]):
+        raise FeedFormatError("the document declares XML entities (<!ENTITY): refused")
+    if _HTML_START.match(data[:4096]):
+        raise FeedFormatError("an HTML page, not a feed")
 
 
 def parse_feed(
@@ -80,18 +71,33 @@ def parse_feed(
     *,
     base_url: str | None = None,
     response_headers: dict[str, str] | None = None,
+    max_items: int | None = None,
 ) -> ParsedFeed:
-    if not data.strip():
-        raise FeedFormatError("empty body: no feed document")
-    if _ENTITY_DECL.search(data[:65536]):
-        raise FeedFormatError("the document declares XML entities (<!ENTITY): refused")
-    if _HTML_START.match(data[:4096]):
-        raise FeedFormatError("an HTML page, not a feed")
-    headers = dict(response_headers or {})
+    """Raises FeedFormatError when the bytes are not a feed; otherwise every entry is an
+    Item or a recorded failure."""
+    _check(data)
+    headers = {k.lower(): v for k, v in (response_headers or {}).items()}
+    if _is_json(data):
+        m = _CHARSET.search(headers.get("content-type", ""))
+        return parse_json_feed(
+            data,
+            source,
+            base_url=base_url,
+            charset=m.group(1) if m else None,
+            max_items=max_items,
+        )
     if base_url:
         headers.setdefault("content-location", base_url)
+    if not _CHARSET.search(headers.get("content-type", "")):
+        # without a charset feedparser follows RFC 3023 (text/xml means us-ascii, no
+        # header means latin-1) and ignores the XML declaration and chardet: a type
+        # that leaves the choice to the document reads real feeds right
+        headers["content-type"] = "application/xml"
     parsed = feedparser.parse(
-        io.BytesIO(data), response_headers=headers, sanitize_html=True, resolve_relative_uris=True
+        io.BytesIO(data),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
     )
     warning = None
     if parsed.get("bozo"):
@@ -101,37 +107,35 @@ def parse_feed(
         raise FeedFormatError(f"not a recognised feed format ({warning or 'no feed elements'})")
 
     feed = parsed.get("feed", {})
-    ttl = None
-    if str(feed.get("ttl", "")).strip().isdigit():
-        ttl = int(str(feed["ttl"]).strip()) * 60
+    ttl_text = str(feed.get("ttl", "")).strip()
+    ttl = int(ttl_text) * 60 if ttl_text.isdigit() and len(ttl_text) < 7 else None
     out = ParsedFeed(
         [], clean_text(feed.get("title", "")) or None, parsed.get("version"), ttl, warning
     )
-    for entry in parsed.entries:
-        link = entry.get("link") or None
-        title = clean_text(html_to_text(entry.get("title", ""))) or None
+    out.entries_total = len(parsed.entries)
+    for entry in parsed.entries[:max_items]:
+        link = (entry.get("link") or "").strip() or None
+        guid = (entry.get("id") or "").strip() or None
+        title = entry.get("title") or None
         published, raw = _entry_date(entry)
-        key = entry_identity(entry, link, title, raw)
-        content = _content_html(entry)
-        summary = entry.get("summary") or None
-        if summary and content and html_to_text(summary) == html_to_text(content):
-            summary = None
-        if not (title or content or summary):
-            out.failures.append((key, "entry has no title, summary or content"))
-            continue
-        out.items.append(
-            Item(
-                source=source,
-                item_key=key,
-                title=title,
-                summary=summary,
-                content_html=content or summary,
-                url=link,
-                guid=(entry.get("id") or "").strip() or None,
+        key = entry_key(guid, link, title, raw)
+        content, content_base = _content(entry)
+        summary_detail = entry.get("summary_detail") or {}
+        out.add(
+            key,
+            build_item(
+                source,
+                key=key,
+                guid=guid,
+                link=link,
+                title_html=title,
+                content_html=content,
+                summary_html=entry.get("summary") or None,
+                base=content_base or summary_detail.get("base") or base_url,
                 published=published,
                 published_raw=raw,
                 author=entry.get("author") or None,
-                language=(entry.get("language") or feed.get("language") or None),
-            )
+                language=entry.get("language") or feed.get("language") or None,
+            ),
         )
     return out

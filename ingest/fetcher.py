@@ -1,12 +1,15 @@
 """HTTP fetching of feed bytes with aiohttp: conditional GET, byte cap, total deadline, redirects.
 
 Errors are values, not exceptions: every outcome is a FetchResult whose `error` says
-what went wrong in words an operator can act on.
+what went wrong in words an operator can act on. We follow redirects and decode
+gzip/deflate ourselves: the first so that a permanent redirect can be told from a
+temporary one and loops named, the second so the byte cap bounds the *decoded* body.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +28,7 @@ class FetchSettings:
     max_bytes: int = 16 * 1024 * 1024  # cap on the decoded body
     max_redirects: int = 5
     user_agent: str = "wiredesk/0.1"
+    allow_private: bool = False  # may a redirect from a public host lead to a private one
 
 
 @dataclass
@@ -82,22 +86,38 @@ class _TooLarge(Exception):
     pass
 
 
+def is_private(url: str) -> bool:
+    """Loopback, private, link-local or reserved address literal, or localhost."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved
+
+
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
     """Read and decode the body ourselves, so a gzip bomb stops at `cap` decoded bytes."""
     encoding = resp.headers.get("Content-Encoding", "").lower().strip()
     decomp = None
     if encoding in ("gzip", "x-gzip"):
         decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    elif encoding == "deflate":
-        decomp = zlib.decompressobj()
     out = bytearray()
     async for chunk in resp.content.iter_chunked(65536):
+        if encoding == "deflate" and decomp is None:
+            # RFC 9110 deflate is zlib-wrapped; some servers send raw deflate
+            zlib_header = (
+                len(chunk) >= 2 and (chunk[0] & 0x0F) == 8 and int.from_bytes(chunk[:2]) % 31 == 0
+            )
+            decomp = zlib.decompressobj(zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS)
         # max_length stops inflating one byte past the cap: a bomb never expands in memory
         out += decomp.decompress(chunk, cap + 1 - len(out)) if decomp is not None else chunk
         if len(out) > cap:
             raise _TooLarge
     if decomp is not None:
-        out += decomp.flush()
+        out += decomp.flush(cap + 1 - len(out))
         if len(out) > cap:
             raise _TooLarge
     return bytes(out)
@@ -152,7 +172,15 @@ async def _fetch(
                 if resp.status in REDIRECTS and "location" in hdrs:
                     nxt = urljoin(current, hdrs["location"])
                     if nxt in seen:
-                        return FetchResult(current, resp.status, error=f"redirect loop at {nxt}")
+                        return FetchResult(
+                            current, resp.status, error=f"redirect loop: {nxt} again"
+                        )
+                    if not settings.allow_private and is_private(nxt) and not is_private(url):
+                        return FetchResult(
+                            current,
+                            resp.status,
+                            error=f"refused redirect from a public host to a private address: {nxt}",
+                        )
                     seen.add(nxt)
                     all_permanent = all_permanent and resp.status in PERMANENT
                     current = nxt

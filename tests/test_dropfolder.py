@@ -85,7 +85,7 @@ def test_crash_after_commit_before_move_takes_the_file_once(desk: Desk) -> None:
     """Committed but never moved (a crash in between): the next pass finds the story
     unchanged, adds nothing and moves the file."""
     path = drop(desk, "kant.txt", SEED)
-    items = desk.drops.load(path)
+    items = desk.drops.load(path).items
     desk.pipeline.ingest(items)  # committed; the process "dies" before done()
     report = desk.ingest_pass(due_only=False)
     assert report.drops is not None and report.drops.taken == 1

@@ -121,6 +121,10 @@ class FetchConfig(_Strict):
     user_agent: str = "wiredesk/0.1 (+https://github.com/wiredesk/wiredesk)"
     tick: Duration = 15.0  # how often the daemon asks the store which sources are due
     allow_private: bool = False  # let redirects lead to loopback/private addresses
+    parse_workers: int = Field(-1, ge=-1, le=64)  # parsing processes; -1 CPUs minus one, 0 none
+    max_items: int = Field(5000, ge=1)  # entries taken from one feed document
+    jitter: float = Field(0.1, ge=0, lt=1)  # ± share of each source's delay
+    adaptive: bool = False  # follow how often each feed really publishes
 
 
 class SourceConfig(_Strict):

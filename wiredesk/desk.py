@@ -16,7 +16,7 @@ from ingest.dropfolder import DropFolder, DropResult
 from ingest.fetcher import FetchSettings
 from ingest.item import Item
 from ingest.pipeline import Pipeline, Summary
-from ingest.poller import Poller, SourceSpec
+from ingest.poller import Poller, PollSettings, SourceSpec
 from ingest.topics import Matcher
 from wiredesk.config import Config
 
@@ -59,9 +59,10 @@ class Desk:
         self.poller = Poller(
             self.store,
             self.pipeline,
-            FetchSettings(f.timeout, f.max_bytes, f.max_redirects, f.user_agent),
-            concurrency=f.concurrency,
-            per_host=f.per_host,
+            FetchSettings(f.timeout, f.max_bytes, f.max_redirects, f.user_agent, f.allow_private),
+            PollSettings(
+                f.concurrency, f.per_host, f.parse_workers, f.max_items, f.jitter, f.adaptive
+            ),
         )
         self.drops = DropFolder(config.drops.path, settle=config.drops.settle)
         self.publisher = Publisher(
@@ -127,7 +128,9 @@ class Desk:
         ]
 
     def poll_sources(self, *, due_only: bool, only: str | None = None) -> dict[str, Summary]:
-        return self.poller.poll(self.source_specs(only), due_only=due_only)
+        return self.poller.poll(
+            self.source_specs(only), due_only=due_only, include_gone=only is not None
+        )
 
     def pick_up_drops(self, summary: Summary | None = None) -> DropResult:
         summary = summary if summary is not None else Summary()
@@ -161,4 +164,5 @@ class Desk:
             self.websub.ping_changed()
 
     def close(self) -> None:
+        self.poller.close()
         self.store.close()
