@@ -4,12 +4,24 @@ Errors are values, not exceptions: every outcome is a FetchResult whose `error` 
 what went wrong in words an operator can act on. We follow redirects and decode
 gzip/deflate ourselves: the first so that a permanent redirect can be told from a
 temporary one and loops named, the second so the byte cap bounds the *decoded* body.
+
+Address safety (server-side request forgery): a fetch whose configured URL names a
+public host may only ever connect to public addresses, unless `allow_private`. Two
+checks, because aiohttp resolves names itself and skips the resolver for IP literals:
+`is_private` looks at the URL of every hop (IP literals in any form the C library
+accepts: `127.1`, `0x7f000001`, `2130706433`, `[::ffff:127.0.0.1]`, `0.0.0.0`, and
+`localhost` names), and `GuardedResolver` checks every address a name resolves to at
+connect time, so a name that resolves to loopback, or a DNS answer that changes between
+two fetches (rebinding), cannot reach a private address either. Sources the operator
+configured with a private literal (`http://127.0.0.1:8080/feed`) are fetched through a
+separate session without the guard, so the two kinds never share a kept-alive connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +29,8 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT = {301, 308}
@@ -86,16 +100,117 @@ class _TooLarge(Exception):
     pass
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def private_ip(addr: IPAddress) -> bool:
+    """Loopback, private, link-local (169.254/16, fe80::/10), unspecified (0.0.0.0, which
+    Linux connects to loopback), multicast or reserved; an IPv4-mapped IPv6 address is
+    judged by its IPv4 address."""
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return (
+        addr.is_private
+        or addr.is_loopback
+        or addr.is_link_local
+        or addr.is_unspecified
+        or addr.is_multicast
+        or addr.is_reserved
+    )
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address a host written as an IP literal means, in every form the C library
+    accepts (`127.1`, `0x7f000001`, `2130706433`, `0177.0.0.1`); None for a name."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except (OSError, ValueError):
+        return None
+
+
 def is_private(url: str) -> bool:
-    """Loopback, private, link-local or reserved address literal, or localhost."""
-    host = (urlsplit(url).hostname or "").lower()
+    """The URL's host is a private address literal or a `localhost` name (no DNS look-up:
+    names are checked at connect time by GuardedResolver)."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved
+    addr = ip_literal(host)
+    return addr is not None and private_ip(addr)
+
+
+class PrivateAddressError(OSError):
+    """A public source's host name resolved to a private address: refused."""
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(
+            f"refused: {host} resolves to {address}, a private address"
+            " (set fetch.allow_private: true to allow)"
+        )
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with aiohttp's resolver, then refuses the host if ANY of its addresses is
+    private: checked on every connection aiohttp opens, not once per source."""
+
+    def __init__(self, inner: AbstractResolver | None = None) -> None:
+        self._inner = inner or DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        infos = await self._inner.resolve(host, port, family)
+        for info in infos:
+            addr = ip_literal(info["host"])
+            if addr is None or private_ip(addr):
+                raise PrivateAddressError(host, info["host"])
+        return infos
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class Sessions:
+    """The client sessions of one pass: `public` (guarded: connects to public addresses
+    only) and `private` (for sources configured with a private address literal, and for
+    everything when `allow_private`). `async with Sessions(settings, limit) as s: ...`"""
+
+    def __init__(
+        self, settings: FetchSettings, limit: int, resolver: AbstractResolver | None = None
+    ) -> None:
+        self.settings = settings
+        self._limit = limit
+        self._resolver = resolver  # the name look-up under the guard (tests: a fake DNS)
+        self.public: aiohttp.ClientSession | None = None
+        self.private: aiohttp.ClientSession | None = None
+
+    def _session(self, resolver: AbstractResolver | None) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, resolver=resolver)
+        # fetch() enforces its own total deadline
+        return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None))
+
+    async def __aenter__(self) -> Sessions:
+        self.private = self._session(self._resolver)
+        self.public = (
+            self.private
+            if self.settings.allow_private
+            else self._session(GuardedResolver(self._resolver))
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for session in {id(s): s for s in (self.public, self.private) if s is not None}.values():
+            await session.close()
+
+    def for_url(self, url: str) -> aiohttp.ClientSession:
+        session = self.private if is_private(url) else self.public
+        if session is None:
+            raise RuntimeError("Sessions used outside `async with`")
+        return session
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
@@ -124,13 +239,17 @@ async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
 
 
 async def fetch(
-    session: aiohttp.ClientSession,
+    session: aiohttp.ClientSession | Sessions,
     url: str,
     settings: FetchSettings,
     *,
     etag: str | None = None,
     last_modified: str | None = None,
 ) -> FetchResult:
+    """Fetch `url`. With `Sessions`, a public URL goes through the guarded session; a plain
+    ClientSession is used as it is (its resolver is the caller's choice)."""
+    if isinstance(session, Sessions):
+        session = session.for_url(url)
     try:
         return await asyncio.wait_for(
             _fetch(session, url, settings, etag, last_modified), settings.timeout
@@ -164,6 +283,10 @@ async def _fetch(
         scheme = urlsplit(current).scheme.lower()
         if scheme not in ("http", "https"):
             return FetchResult(current, error=f"refused redirect to a non-http(s) URL: {current}")
+        if urlsplit(current).hostname is None:
+            return FetchResult(
+                current, error=f"refused redirect to a URL without a host: {current}"
+            )
         try:
             async with session.get(
                 current, headers=headers, allow_redirects=False, auto_decompress=False
@@ -208,6 +331,8 @@ async def _fetch(
                     result.error = f"corrupt compressed body: {exc}"
                 return result
         except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, PrivateAddressError):
+                return FetchResult(current, error=str(exc.os_error))
             return FetchResult(current, error=f"cannot connect: {exc.os_error or exc}")
         except aiohttp.ClientError as exc:
             return FetchResult(current, error=f"HTTP error: {type(exc).__name__}: {exc}")

@@ -98,6 +98,9 @@ def parse_json_feed(
         doc = json.loads(text, strict=False)  # raw control characters in strings are common
     except json.JSONDecodeError as exc:
         raise FeedFormatError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        # json's C decoder recurses per level: [[[[… a few hundred KB deep
+        raise FeedFormatError("JSON nested too deeply: refused") from None
     if not isinstance(doc, dict):
         raise FeedFormatError("JSON document is not an object: not a JSON Feed")
     if "jsonfeed.org/version" in str(doc.get("version", "")):

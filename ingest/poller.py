@@ -2,38 +2,43 @@
 
 One pass is one asyncio loop. Each source waits for a slot of its host (per-host limit)
 and then a global slot, so a slow host queues only its own feeds; the fetch deadline
-starts once both are held. Parsing (CPU-bound, holds the GIL) runs in a process pool for
-big passes and big documents, storing in a worker thread through the store's single
-writer, so the event loop keeps fetching while both happen.
+starts once both are held. Every document is parsed in `ingest.parsepool` (worker
+processes under a CPU and memory cap per document: untrusted bytes never run the parser
+in the daemon), storing in a worker thread through the store's single writer, so the
+event loop keeps fetching while both happen. `stop()` cancels a running pass from any
+thread: fetches and parses in flight are abandoned (those sources stay due), what was
+already parsed is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import multiprocessing
 import os
 import random
+import threading
+import time
 from collections import defaultdict
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from db import SourceState, Store, iso, parse_iso, queries
 from ingest.feedparse import FeedFormatError, ParsedFeed, parse_feed
-from ingest.fetcher import FetchResult, FetchSettings, fetch
+from ingest.fetcher import FetchResult, FetchSettings, Sessions, fetch
 from ingest.identity import assign_keys
+from ingest.metrics import FETCH_SECONDS, FETCHES, PARSE_QUEUE, SOURCES_QUEUED
+from ingest.parsepool import Limits, ParseAborted, ParsePool
 from ingest.pipeline import Pipeline, Summary
 from ingest.schedule import Policy, next_delay, publish_interval
 
 log = logging.getLogger("wiredesk.poll")
-
-POOL_MIN_SOURCES = 8  # a pass this big parses in the process pool …
-POOL_MIN_BYTES = 1 << 20  # … and so does any document this big
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class PollSettings:
     max_items: int = 5000  # entries taken from one document; more is a recorded error
     jitter: float = 0.1
     adaptive: bool = False
+    parse_cpu: float = 20.0  # CPU seconds one document may take in a parse worker
+    parse_memory: int = 1 << 30  # address-space cap of one parse worker (0: none)
 
 
 def _pool_size(wanted: int) -> int:
@@ -75,25 +82,69 @@ class Poller:
         self.settings = settings
         self.poll_settings = poll or PollSettings()
         self.rng = random.Random()
-        self._pool: ProcessPoolExecutor | None = None
+        self.resolver_factory: Callable[[], AbstractResolver] | None = None  # tests: fake DNS
+        self._pool: ParsePool | None = None
+        self._stopping = threading.Event()
+        self._pass: tuple[asyncio.AbstractEventLoop, set[asyncio.Task[None]]] | None = None
 
-    # -- the process pool ----------------------------------------------------
+    # -- the parse pool ------------------------------------------------------
 
-    def _parser(self, sources: int, size: int) -> Executor | None:
+    def _parser(self) -> ParsePool | None:
+        """The isolated parse pool; None only when `parse_workers` is 0 (parse in a thread,
+        no CPU or memory cap: for tests and embedding, never for untrusted feeds)."""
         workers = _pool_size(self.poll_settings.parse_workers)
-        if not workers or (sources < POOL_MIN_SOURCES and size < POOL_MIN_BYTES):
+        if not workers:
             return None
         if self._pool is None:
-            # forkserver: never fork a process that runs uvicorn and scheduler threads
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["ingest.feedparse"])
-            self._pool = ProcessPoolExecutor(workers, mp_context=ctx)
+            ps = self.poll_settings
+            self._pool = ParsePool(
+                workers, Limits(ps.parse_cpu, ps.parse_memory), preload=("ingest.feedparse",)
+            )
         return self._pool
 
-    def close(self) -> None:
+    async def _parse(self, body: bytes, spec: SourceSpec, result: FetchResult) -> ParsedFeed:
+        kwargs: dict[str, Any] = {
+            "base_url": result.url,
+            "response_headers": result.headers,
+            "max_items": self.poll_settings.max_items,
+        }
+        pool = self._parser()
+        if pool is not None:
+            try:
+                PARSE_QUEUE.inc()
+                return await pool.run(parse_feed, body, spec.name, **kwargs)
+            except (BrokenProcessPool, RuntimeError, OSError) as exc:
+                # the pool cannot start here (no __main__ guard, no /dev/shm)
+                log.warning("event=parse_pool_unavailable error=%r", str(exc)[:200])
+                self.poll_settings = replace(self.poll_settings, parse_workers=0)
+                self._close_pool()
+            finally:
+                PARSE_QUEUE.dec()
+        return await asyncio.to_thread(parse_feed, body, spec.name, **kwargs)
+
+    def _close_pool(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
+
+    def close(self) -> None:
+        self.stop()
+        self._close_pool()
+
+    def stop(self) -> None:
+        """Cancel the running pass, from any thread, and refuse new ones."""
+        self._stopping.set()
+        running = self._pass
+        if running is not None:
+            loop, tasks = running
+
+            def cancel() -> None:
+                for t in tasks:
+                    t.cancel()
+
+            # RuntimeError: the loop closed meanwhile, nothing left to cancel
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(cancel)
 
     # -- what is due ---------------------------------------------------------
 
@@ -122,7 +173,7 @@ class Poller:
         elif not include_gone:
             sched = queries.source_schedule(self.store.reader())
             specs = [s for s in specs if not sched.get(s.name, (None, False))[1]]
-        if not specs:
+        if not specs or self._stopping.is_set():
             return {}
         return asyncio.run(self._poll_all(specs))
 
@@ -130,72 +181,87 @@ class Poller:
 
     async def _poll_all(self, specs: list[SourceSpec]) -> dict[str, Summary]:
         ps = self.poll_settings
-        connector = aiohttp.TCPConnector(limit=ps.concurrency, limit_per_host=0)
-        timeout = aiohttp.ClientTimeout(total=None)  # fetch() enforces its own deadline
         hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(ps.per_host)
         )
         slots = asyncio.Semaphore(ps.concurrency)
         summaries: dict[str, Summary] = {}
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        resolver = self.resolver_factory() if self.resolver_factory else None
+        async with Sessions(self.settings, ps.concurrency, resolver) as sessions:
 
             async def one(spec: SourceSpec) -> None:
+                started = time.monotonic()
+                SOURCES_QUEUED.inc()
                 try:
-                    summaries[spec.name] = await self._one(session, spec, hosts, slots, len(specs))
+                    state, result, parsed, error = await self._fetch_and_parse(
+                        sessions, spec, hosts, slots
+                    )
+                    finish = asyncio.to_thread(self._finish, spec, state, result, parsed, error)
+                    not_modified = result.not_modified
+                except asyncio.CancelledError:
+                    log.info("event=poll_cancelled source=%s", spec.name)
+                    raise
                 except Exception as exc:  # one source's bug must not sink the pass
                     log.exception("event=poll_crashed source=%s", spec.name)
-                    summaries[spec.name] = await asyncio.to_thread(
+                    not_modified = False
+                    finish = asyncio.to_thread(
                         self._record_crash, spec, f"internal error: {type(exc).__name__}: {exc}"
                     )
+                finally:
+                    SOURCES_QUEUED.dec()
+                # storing is never abandoned half-way: a stop waits for it to commit
+                committing = asyncio.ensure_future(finish)
+                try:
+                    summary = await asyncio.shield(committing)
+                except asyncio.CancelledError:
+                    summaries[spec.name] = await committing
+                    raise
+                except Exception as exc:
+                    log.exception("event=store_failed source=%s", spec.name)
+                    summary = await asyncio.to_thread(
+                        self._record_crash, spec, f"internal error: {type(exc).__name__}: {exc}"
+                    )
+                summaries[spec.name] = summary
+                outcome = "error" if summary.error else "not_modified" if not_modified else "ok"
+                FETCHES.labels(spec.name, outcome).inc()
+                FETCH_SECONDS.observe(time.monotonic() - started)
 
-            await asyncio.gather(*(one(s) for s in specs))
+            tasks = {asyncio.ensure_future(one(s)) for s in specs}
+            self._pass = (asyncio.get_running_loop(), tasks)
+            try:
+                if self._stopping.is_set():  # stop() came before the tasks existed
+                    for t in tasks:
+                        t.cancel()
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                self._pass = None
+        for r in results:
+            # a cancelled source stays due; anything else (the store itself failing) is raised
+            if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                raise r
         return summaries
 
-    async def _one(
+    async def _fetch_and_parse(
         self,
-        session: aiohttp.ClientSession,
+        sessions: Sessions,
         spec: SourceSpec,
         hosts: defaultdict[str, asyncio.Semaphore],
         slots: asyncio.Semaphore,
-        pass_size: int,
-    ) -> Summary:
+    ) -> tuple[SourceState, FetchResult, ParsedFeed | None, str | None]:
         state = self._load(spec)
         url = state.url or spec.url
         async with hosts[(urlsplit(url).hostname or "").lower()], slots:
             result = await fetch(
-                session, url, self.settings, etag=state.etag, last_modified=state.last_modified
+                sessions, url, self.settings, etag=state.etag, last_modified=state.last_modified
             )
         parsed: ParsedFeed | None = None
         error = result.error
         if result.status == 200 and result.body is not None and error is None:
-            pool = self._parser(pass_size, len(result.body))
-            args = (result.body, spec.name)
-            kwargs = {
-                "base_url": result.url,
-                "response_headers": result.headers,
-                "max_items": self.poll_settings.max_items,
-            }
             try:
-                if pool is None:
-                    parsed = await asyncio.to_thread(parse_feed, *args, **kwargs)  # type: ignore[arg-type]
-                else:
-                    loop = asyncio.get_running_loop()
-                    parsed = await loop.run_in_executor(pool, _parse_job, args, kwargs)
-            except FeedFormatError as exc:
+                parsed = await self._parse(result.body, spec, result)
+            except (FeedFormatError, ParseAborted) as exc:
                 error = str(exc)
-            except BrokenProcessPool:
-                self._pool = None  # a worker died (out of memory?): start a fresh pool next time
-                error = "the parser process died on this document"
-            except (RuntimeError, OSError) as exc:
-                # the pool cannot start here (no __main__ guard, no /dev/shm): parse inline
-                log.warning("event=parse_pool_unavailable error=%r", str(exc)[:200])
-                self.poll_settings = replace(self.poll_settings, parse_workers=0)
-                self._pool = None
-                try:
-                    parsed = await asyncio.to_thread(parse_feed, *args, **kwargs)  # type: ignore[arg-type]
-                except FeedFormatError as exc2:
-                    error = str(exc2)
-        return await asyncio.to_thread(self._finish, spec, state, result, parsed, error)
+        return state, result, parsed, error
 
     def ingest_bytes(
         self, spec: SourceSpec, body: bytes, headers: dict[str, str] | None = None
@@ -324,8 +390,3 @@ class Poller:
     def _record_crash(self, spec: SourceSpec, error: str) -> Summary:
         state = self._load(spec)
         return self._finish(spec, state, FetchResult(state.url), None, error)
-
-
-def _parse_job(args: tuple[bytes, str], kwargs: dict[str, object]) -> ParsedFeed:
-    """Runs in a pool worker (a module-level function, so it pickles)."""
-    return parse_feed(*args, **kwargs)  # type: ignore[arg-type]

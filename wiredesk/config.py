@@ -122,6 +122,8 @@ class FetchConfig(_Strict):
     tick: Duration = 15.0  # how often the daemon asks the store which sources are due
     allow_private: bool = False  # let redirects lead to loopback/private addresses
     parse_workers: int = Field(-1, ge=-1, le=64)  # parsing processes; -1 CPUs minus one, 0 none
+    parse_cpu: Duration = 20.0  # CPU time one document may take in a parse worker
+    parse_memory: Size = 1024**3  # address-space cap of one parse worker
     max_items: int = Field(5000, ge=1)  # entries taken from one feed document
     jitter: float = Field(0.1, ge=0, lt=1)  # ± share of each source's delay
     adaptive: bool = False  # follow how often each feed really publishes
@@ -162,6 +164,7 @@ class TopicConfig(_Strict):
 class Config(_Strict):
     database: Path = Path("data/wiredesk.db")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["kv", "json"] = "kv"  # one line per event: key=value or a JSON object
     retention: Duration | None = None  # prune stories published longer ago than this
     drops: DropsConfig = DropsConfig()
     server: ServerConfig = ServerConfig()

@@ -61,7 +61,14 @@ class Desk:
             self.pipeline,
             FetchSettings(f.timeout, f.max_bytes, f.max_redirects, f.user_agent, f.allow_private),
             PollSettings(
-                f.concurrency, f.per_host, f.parse_workers, f.max_items, f.jitter, f.adaptive
+                f.concurrency,
+                f.per_host,
+                f.parse_workers,
+                f.max_items,
+                f.jitter,
+                f.adaptive,
+                f.parse_cpu,
+                f.parse_memory,
             ),
         )
         self.drops = DropFolder(config.drops.path, settle=config.drops.settle)
