@@ -23,6 +23,7 @@ import asyncio
 import ipaddress
 import socket
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -157,8 +158,13 @@ class GuardedResolver(AbstractResolver):
     """Resolves with aiohttp's resolver, then refuses the host if ANY of its addresses is
     private: checked on every connection aiohttp opens, not once per source."""
 
-    def __init__(self, inner: AbstractResolver | None = None) -> None:
+    def __init__(
+        self,
+        inner: AbstractResolver | None = None,
+        blocked: Callable[[IPAddress], bool] = private_ip,
+    ) -> None:
         self._inner = inner or DefaultResolver()
+        self._blocked = blocked
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -166,7 +172,7 @@ class GuardedResolver(AbstractResolver):
         infos = await self._inner.resolve(host, port, family)
         for info in infos:
             addr = ip_literal(info["host"])
-            if addr is None or private_ip(addr):
+            if addr is None or self._blocked(addr):
                 raise PrivateAddressError(host, info["host"])
         return infos
 
@@ -180,11 +186,16 @@ class Sessions:
     everything when `allow_private`). `async with Sessions(settings, limit) as s: ...`"""
 
     def __init__(
-        self, settings: FetchSettings, limit: int, resolver: AbstractResolver | None = None
+        self,
+        settings: FetchSettings,
+        limit: int,
+        resolver: AbstractResolver | None = None,
+        blocked: Callable[[IPAddress], bool] = private_ip,
     ) -> None:
         self.settings = settings
         self._limit = limit
         self._resolver = resolver  # the name look-up under the guard (tests: a fake DNS)
+        self._blocked = blocked  # which resolved addresses the guard refuses
         self.public: aiohttp.ClientSession | None = None
         self.private: aiohttp.ClientSession | None = None
 
@@ -198,7 +209,7 @@ class Sessions:
         self.public = (
             self.private
             if self.settings.allow_private
-            else self._session(GuardedResolver(self._resolver))
+            else self._session(GuardedResolver(self._resolver, self._blocked))
         )
         return self
 

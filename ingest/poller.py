@@ -31,7 +31,7 @@ from aiohttp.abc import AbstractResolver
 
 from db import SourceState, Store, iso, parse_iso, queries
 from ingest.feedparse import FeedFormatError, ParsedFeed, parse_feed
-from ingest.fetcher import FetchResult, FetchSettings, Sessions, fetch
+from ingest.fetcher import FetchResult, FetchSettings, IPAddress, Sessions, fetch, private_ip
 from ingest.identity import assign_keys
 from ingest.metrics import FETCH_SECONDS, FETCHES, PARSE_QUEUE, SOURCES_QUEUED
 from ingest.parsepool import Limits, ParseAborted, ParsePool
@@ -82,7 +82,9 @@ class Poller:
         self.settings = settings
         self.poll_settings = poll or PollSettings()
         self.rng = random.Random()
-        self.resolver_factory: Callable[[], AbstractResolver] | None = None  # tests: fake DNS
+        # what the connect-time guard resolves with and refuses (tests: a fake DNS)
+        self.resolver_factory: Callable[[], AbstractResolver] | None = None
+        self.blocked_address: Callable[[IPAddress], bool] = private_ip
         self._pool: ParsePool | None = None
         self._stopping = threading.Event()
         self._pass: tuple[asyncio.AbstractEventLoop, set[asyncio.Task[None]]] | None = None
@@ -187,7 +189,9 @@ class Poller:
         slots = asyncio.Semaphore(ps.concurrency)
         summaries: dict[str, Summary] = {}
         resolver = self.resolver_factory() if self.resolver_factory else None
-        async with Sessions(self.settings, ps.concurrency, resolver) as sessions:
+        async with Sessions(
+            self.settings, ps.concurrency, resolver, self.blocked_address
+        ) as sessions:
 
             async def one(spec: SourceSpec) -> None:
                 started = time.monotonic()

@@ -34,6 +34,8 @@ class Route:
     redirect: str | None = None  # Location for a 3xx status
     trickle: float | None = None  # seconds between single bytes
     hang: bool = False  # accept the request, never answer
+    delay: float = 0.0  # seconds to wait before answering (a slow but honest server)
+    endless: bool = False  # after the body, stream 64 KB chunks of it forever
 
 
 def rss(
@@ -87,7 +89,8 @@ def gzip_bomb(decoded_bytes: int) -> bytes:
 class Origin:
     """`with Origin() as o: o.routes['/a.xml'] = Route(...); o.url('/a.xml')`."""
 
-    def __init__(self) -> None:
+    def __init__(self, hosts: tuple[str, ...] = ("127.0.0.1",)) -> None:
+        self.hosts = hosts  # loopback addresses to listen on, all on one port
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.conditional: Counter[str] = Counter()  # requests that carried a validator
@@ -101,8 +104,8 @@ class Origin:
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.active += 1
@@ -122,6 +125,8 @@ class Origin:
             return web.Response(status=404, text="no such feed")
         if route.hang:
             await asyncio.sleep(3600)
+        if route.delay:
+            await asyncio.sleep(route.delay)
         if route.redirect is not None:
             return web.Response(status=route.status, headers={"Location": route.redirect})
         headers = dict(route.headers)
@@ -151,6 +156,12 @@ class Origin:
             body = zlib.compress(body)
             headers["Content-Encoding"] = "deflate"
         headers["Content-Type"] = route.content_type
+        if route.endless:
+            resp = web.StreamResponse(status=route.status, headers=headers)
+            await resp.prepare(request)
+            chunk = (body or b"x") * (65536 // max(1, len(body)) + 1)
+            while True:  # until the client hangs up
+                await resp.write(chunk[:65536])
         if route.trickle is None:
             return web.Response(status=route.status, body=body, headers=headers)
         resp = web.StreamResponse(status=route.status, headers=headers)
@@ -166,11 +177,13 @@ class Origin:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
+        site = web.TCPSite(self._runner, self.hosts[0], 0, backlog=1024)
         await site.start()
         server = site._server
         assert server is not None and server.sockets  # type: ignore[union-attr]
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        for host in self.hosts[1:]:  # the same port on other loopback addresses
+            await web.TCPSite(self._runner, host, self.port, backlog=1024).start()
         self._stop = asyncio.Event()
         self._ready.set()
         await self._stop.wait()

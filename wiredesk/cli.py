@@ -28,7 +28,7 @@ def _config(ctx: click.Context) -> Config:
         for p in exc.problems:
             click.echo(f"config error: {p}", err=True)
         ctx.exit(EXIT_BAD_CONFIG)
-    setup_logging(ctx.obj.get("log_level") or cfg.log_level)
+    setup_logging(ctx.obj.get("log_level") or cfg.log_level, cfg.log_format)
     return cfg
 
 

@@ -8,9 +8,10 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 import uvicorn
@@ -63,7 +64,18 @@ class Health:
 
 class _Server(uvicorn.Server):
     """uvicorn re-raises a captured SIGTERM after its graceful shutdown, which would kill
-    us before the scheduler and store are closed: take the signal, exit 0 ourselves."""
+    us before the scheduler and store are closed: take the signal, exit 0 ourselves.
+    `on_exit` callbacks run the moment the signal arrives, so in-flight work is told to
+    stop while uvicorn drains its connections, not after."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.on_exit: list[Callable[[], None]] = []
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        for callback in self.on_exit:
+            callback()
+        super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -80,7 +92,7 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def build_server(desk: Desk, health: Health | None = None) -> uvicorn.Server:
+def build_server(desk: Desk, health: Health | None = None) -> _Server:
     app = create_app(desk.publisher, health)
     cfg = uvicorn.Config(
         app,
@@ -101,7 +113,7 @@ def run_daemon(desk: Desk, config_path: Path | None = None) -> None:
     def sources_job() -> None:
         with busy:
             for name, s in desk.poll_sources(due_only=True).items():
-                log.info("event=source_polled %s", s.line(name).replace(": ", " ", 1))
+                log.info("event=source_polled source=%s %s", name, s.line(name).split(": ", 1)[1])
             health.last_ingest = datetime.now(UTC).isoformat()
             desk.announce()
 
@@ -156,6 +168,9 @@ def run_daemon(desk: Desk, config_path: Path | None = None) -> None:
     scheduler.add_job(housekeeping_job, "interval", hours=1, id="housekeeping", next_run_time=now)
     health.scheduler = scheduler
     server = build_server(desk, health)
+    # SIGTERM/SIGINT: cancel the running poll pass at once (what was parsed still commits),
+    # so shutdown never waits for a slow fetch's deadline
+    server.on_exit.append(desk.poller.stop)
     scheduler.start()
     # SIGHUP re-reads config.yaml; the reload runs as a job so it never races an ingest
     signal.signal(
@@ -167,6 +182,7 @@ def run_daemon(desk: Desk, config_path: Path | None = None) -> None:
         server.run()  # returns on SIGINT/SIGTERM
     finally:
         log.info("event=daemon_stopping")
+        desk.poller.stop()
         scheduler.shutdown(wait=True)
         desk.close()
         lock.close()
