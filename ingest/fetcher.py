@@ -305,6 +305,12 @@ async def _fetch(
                 hdrs = {k.lower(): v for k, v in resp.headers.items()}
                 if resp.status in REDIRECTS and "location" in hdrs:
                     nxt = urljoin(current, hdrs["location"])
+                    if urlsplit(nxt).scheme.lower() not in ("http", "https"):
+                        return FetchResult(
+                            current,
+                            resp.status,
+                            error=f"refused redirect to a non-http(s) URL: {nxt}",
+                        )
                     if nxt in seen:
                         return FetchResult(
                             current, resp.status, error=f"redirect loop: {nxt} again"
