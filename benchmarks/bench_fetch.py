@@ -43,7 +43,7 @@ def make_feeds(n: int, items: int, body_bytes: int, language: bool) -> list[byte
 
 def pool_pids(desk: Desk) -> list[int]:
     pool = desk.poller._pool
-    return list(pool._processes or {}) if pool is not None else []
+    return pool.pids() if pool is not None else []
 
 
 def peak_rss_mb(pid: int) -> float:

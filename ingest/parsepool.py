@@ -158,6 +158,13 @@ class ParsePool:
             log.warning("event=parse_worker_died exitcode=%s reason=%r", exc.exitcode, reason)
             raise ParseAborted(reason) from None
 
+    def pids(self) -> list[int]:
+        """The live workers' process ids (for benchmarks and the soak's memory report;
+        pebble keeps them in its worker manager and has no public accessor)."""
+        manager = getattr(self._pool, "_pool_manager", None)
+        workers = getattr(getattr(manager, "worker_manager", None), "workers", {})
+        return [int(pid) for pid in workers]
+
     def close(self) -> None:
         """Stop the workers now (running jobs are abandoned) and wait for them."""
         self._pool.stop()  # type: ignore[no-untyped-call]
