@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,9 @@ import feedparser
 import pytest
 
 from ingest.feedparse import FeedFormatError, parse_feed
-from tests.conftest import write_config
+from tests import test_poll
 from tests.origin import Origin, Route, rss
-from wiredesk.config import load_config
+from tests.test_poll import MakeDesk
 from wiredesk.desk import Desk
 
 ENTITY_ERROR = "the document declares XML entities (<!ENTITY): refused"
@@ -126,32 +125,10 @@ def test_entity_text_inside_cdata_is_an_article_not_a_declaration() -> None:
 # -- through the poller: one pass, every hostile source beside a good one ----------------
 
 
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with Origin() as o:
-        yield o
-
-
-MakeDesk = Callable[..., Desk]
-
-
-@pytest.fixture
-def make_desk(tmp_path: Path) -> Iterator[MakeDesk]:
-    made: list[Desk] = []
-
-    def make(sources: dict[str, str], **fetch: Any) -> Desk:
-        cfg = write_config(
-            tmp_path,
-            sources=[{"name": n, "url": u, "interval": "15m"} for n, u in sources.items()],
-            fetch={"timeout": "20s", "parse_workers": 1, "parse_memory": "768MB", **fetch},
-        )
-        desk = Desk(load_config(cfg))
-        made.append(desk)
-        return desk
-
-    yield make
-    for d in made:
-        d.close()
+# the poller tests' fixtures, here with the parse pool on (one worker, as on 2 cores)
+origin = test_poll.origin
+make_desk = test_poll.make_desk
+HOSTILE: dict[str, Any] = {"timeout": "20s", "parse_workers": 1, "parse_memory": "768MB"}
 
 
 def _status_mb(field: str) -> int:
@@ -199,7 +176,7 @@ def test_entity_bombs_over_http_are_errors_with_bounded_memory(
     for name, data, headers in ENTITY_DOCUMENTS:
         ctype = headers.get("Content-Type", "application/rss+xml")
         origin.routes[f"/{name}"] = Route(data, content_type=ctype)
-    desk = make_desk({path.strip("/"): origin.url(path) for path in origin.routes})
+    desk = make_desk({path.strip("/"): origin.url(path) for path in origin.routes}, **HOSTILE)
     with PeakGrowth() as grown:
         out = desk.poll_sources(due_only=False)
     assert out["good"].error is None and out["good"].counts["new"] == 3
@@ -234,7 +211,7 @@ def test_external_dtd_and_external_entities_fetch_nothing_and_leak_nothing(
     }
     for name, doc in docs.items():
         origin.routes[f"/{name}"] = Route(doc.encode())
-    desk = make_desk({name: origin.url(f"/{name}") for name in docs})
+    desk = make_desk({name: origin.url(f"/{name}") for name in docs}, **HOSTILE)
     desk.poll_sources(due_only=False)
     assert origin.hits["/evil.dtd"] == 0
     errs = errors(desk)
@@ -298,7 +275,10 @@ def test_pathological_fields_are_parsed_or_stopped_at_the_cpu_limit(
     for name, data in _pathological().items():
         origin.routes[f"/{name}"] = Route(data)
     desk = make_desk(
-        {path.strip("/"): origin.url(path) for path in origin.routes}, parse_cpu="4s", concurrency=8
+        {path.strip("/"): origin.url(path) for path in origin.routes},
+        **HOSTILE,
+        parse_cpu="4s",
+        concurrency=8,
     )
     with PeakGrowth() as grown:
         out = desk.poll_sources(due_only=False)
@@ -337,7 +317,9 @@ def test_hostile_servers_each_get_a_clear_error(origin: Origin, make_desk: MakeD
         }
     )
     names = [p.strip("/") for p in origin.routes if p != "/login"]
-    desk = make_desk({n: origin.url(f"/{n}") for n in names}, max_bytes="2MB", timeout="10s")
+    desk = make_desk(
+        {n: origin.url(f"/{n}") for n in names}, **{**HOSTILE, "max_bytes": "2MB", "timeout": "10s"}
+    )
     with PeakGrowth() as grown:
         out = desk.poll_sources(due_only=False)
     assert grown.mb < 150, f"peak RSS grew {grown.mb} MB"

@@ -113,6 +113,18 @@ def stop(proc: subprocess.Popen[str]) -> tuple[float, list[dict[str, Any]]]:
     return elapsed, lines
 
 
+def stop_in_time(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
+    """SIGTERM, and the daemon must exit 0 within the bound; its JSON log lines."""
+    try:
+        elapsed, logs = stop(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, logs[-5:]
+    assert elapsed < SHUTDOWN_BOUND, f"{elapsed:.1f}s to stop"
+    return logs
+
+
 def test_sigterm_during_a_trickling_fetch_exits_0_within_10s_and_commits_what_finished(
     origin: Origin, tmp_path: Path
 ) -> None:
@@ -127,12 +139,8 @@ def test_sigterm_during_a_trickling_fetch_exits_0_within_10s_and_commits_what_fi
             ),
             what="good stored while slow is being fetched",
         )
-        elapsed, logs = stop(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, logs[-5:]
-    assert elapsed < SHUTDOWN_BOUND, f"{elapsed:.1f}s to stop"
+        logs = stop_in_time(proc)
     events = [(line["event"], line.get("source")) for line in logs if "event" in line]
     assert ("poll_cancelled", "slow") in events
     assert events[-1] == ("daemon_stopped", None)
@@ -162,12 +170,8 @@ def test_sigterm_during_a_runaway_parse_exits_0_and_leaves_no_worker(
         wait_until(lambda: len(descendants(proc.pid)) >= 2, what="a parse worker")
         time.sleep(1.0)  # well inside the parse
         children = descendants(proc.pid)
-        elapsed, logs = stop(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, logs[-5:]
-    assert elapsed < SHUTDOWN_BOUND, f"{elapsed:.1f}s to stop"
+        stop_in_time(proc)
     wait_until(lambda: not any(alive(p) for p in children), timeout=10, what="workers gone")
     assert query(db, "SELECT last_fetch FROM sources WHERE name='heavy'") == [(None,)]
 
