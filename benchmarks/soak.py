@@ -103,6 +103,7 @@ class Readers:
     not_modified: int = 0
     errors: list[str] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    by_path: dict[str, list[float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, stop: threading.Event, seed: int) -> None:
@@ -129,6 +130,7 @@ class Readers:
             with self.lock:
                 self.requests += 1
                 self.latencies.append(time.perf_counter() - t)
+                self.by_path.setdefault(path, []).append(self.latencies[-1])
                 if status == 304:
                     self.not_modified += 1
                 elif status != 200 and status != 0:
@@ -163,6 +165,7 @@ def main() -> int:
             tmp,
             log_level="warning",
             log_format="json",
+            drops={"path": str(tmp / "drops"), "interval": "10s"},  # the shipped default
             sources=[
                 {"name": f"f{i}", "url": origin.url(f"/f{i}.xml"), "interval": "1m"}
                 for i in range(args.feeds)
@@ -179,6 +182,22 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
             stderr=log_file,
         )
+        print(
+            f"soak: {args.feeds} feeds changing every {args.period:g}s for {args.minutes:g} min,"
+            f" {args.readers} readers; daemon pid {daemon.pid}; folder {tmp}",
+            flush=True,
+        )
+        t0 = time.monotonic()
+        first = args.feeds * WINDOW
+        while time.monotonic() - t0 < 300 and daemon.poll() is None:
+            try:
+                if int(query(db, "SELECT count(*) FROM sightings")[0][0]) >= first:  # type: ignore[arg-type]
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).close()
+                    break
+            except (sqlite3.Error, OSError):
+                pass
+            time.sleep(0.5)
+        print(f"first pass: {first} items in {time.monotonic() - t0:.1f}s", flush=True)
         start = time.monotonic()
         changes_end = start + args.minutes * 60
         changer = threading.Thread(target=feeds.run, args=(changes_end, stop), daemon=True)
@@ -194,10 +213,6 @@ def main() -> int:
         for t in reader_threads:
             t.start()
         samples: list[tuple[float, float, float, int, int]] = []
-        print(
-            f"soak: {args.feeds} feeds changing every {args.period:g}s for {args.minutes:g} min,"
-            f" {args.readers} readers; daemon pid {daemon.pid}; folder {tmp}"
-        )
         print(" t(s)  daemon MB  workers MB  sightings  src errors  reader req  reader err")
         # after the last change: one more interval + tick so the daemon takes it in
         settle_end = changes_end + 60 + 15
@@ -260,6 +275,10 @@ def main() -> int:
             f" {len(readers.errors)} errors, median {statistics.median(lat) * 1000:.1f} ms,"
             f" p99 {p99:.1f} ms"
         )
+        for path, lats in sorted(readers.by_path.items()):
+            print(
+                f"  {path:22s} {len(lats):6d} requests, median {statistics.median(lats) * 1000:.1f} ms"
+            )
     warm = [s for s in samples if s[0] >= min(120.0, args.minutes * 60 / 3)]
     if len(warm) >= 2:
         first = warm[0][1] + warm[0][2]
