@@ -215,3 +215,12 @@ def search(
 
 def recent_failures(conn: sqlite3.Connection, limit: int = 20) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM failures ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+
+def reclassify_resume_point(conn: sqlite3.Connection, rules_hash: str) -> int:
+    """The last article id an unfinished `reclassify` with these rules got to, else 0."""
+    row = conn.execute(
+        "SELECT last_id FROM reclassify_runs WHERE rules_hash = ? AND finished_at IS NULL",
+        (rules_hash,),
+    ).fetchone()
+    return int(row[0]) if row else 0

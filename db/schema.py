@@ -102,3 +102,20 @@ def m0001_initial(db: Database) -> None:
     db.table("articles").enable_fts(
         ["title", "summary", "body"], fts_version="FTS5", create_triggers=True
     )
+
+
+@migrations(name="0004_reclassify_progress")
+def m0004_reclassify_progress(db: Database) -> None:
+    db.executescript(
+        """
+        -- one row per set of topic rules `wiredesk reclassify` has applied: an
+        -- interrupted run resumes after last_id when the rules are the same
+        CREATE TABLE reclassify_runs (
+            rules_hash TEXT PRIMARY KEY,        -- sha256 of the compiled topic rules
+            last_id INTEGER NOT NULL,           -- every article up to here is done
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT                    -- null while a run is unfinished
+        );
+        """
+    )
