@@ -28,12 +28,34 @@ CORPUS = REPO.parent / "shared" / "corpus" / "near-duplicates"
 TOPICS = ("defense", "regional-security", "central-asia", "terrorism")
 GATED = ("defense", "regional-security")  # precision >= 0.95 and recall >= 0.90 required
 
-_EN_MONTHS = (
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
-)
-_RU_MONTHS = (
-    ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября", "ноября", "декабря"]
-)
+_EN_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_RU_MONTHS = [
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+]
 
 
 @dataclass
