@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from db.models import TopicHit
@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 Found = dict[int, list[int]]  # phrase id -> word positions in one field
+TOKEN_CACHE = 200_000
+_Entry = tuple[list[int], dict[str, list[int]], dict[str, list[int]], list[int]]
 
 
 @dataclass
@@ -95,6 +97,20 @@ class _Rule:
     exclude: list[_Term]
     also: list[tuple[str, list[_Term]]]
     needs_text: bool  # regular expressions: must look at every article
+    languages: frozenset[str] = frozenset()  # the languages with a term list of their own
+    others: list[int] = field(default_factory=list)  # NEAR and regex terms (not in the index)
+
+    @property
+    def special(self) -> bool:
+        """Decided by more than its indexed phrases: always scored in full."""
+        r = self.rule
+        return bool(self.others or self.also or r.sources_include or r.sources_exclude)
+
+    def active(self, language: str | None) -> frozenset[str]:
+        own = self.languages
+        if language is None or language not in own:
+            return own | {ANY_LANGUAGE}
+        return frozenset((ANY_LANGUAGE, language))
 
 
 @dataclass
@@ -117,6 +133,19 @@ def _word_test(w: Word) -> Callable[[str], bool]:
     return english_forms(w.text).__contains__
 
 
+def _second_word_keys(w: Word) -> tuple[frozenset[str], str | None] | None:
+    """The tokens `w` matches as a finite set, plus the Russian stem it also matches;
+    None for a prefix, which only a test can check."""
+    if w.mode == "exact":
+        return frozenset((w.text,)), None
+    if w.mode == "prefix":
+        return None
+    if not is_cyrillic(w.text):
+        return frozenset(english_forms(w.text)), None
+    stem = russian_stem(w.text)
+    return frozenset(russian_forms(w.text)), (stem if len(stem) >= MIN_STEM else None)
+
+
 class Matcher:
     """Every phrase of every topic sits in one index keyed by its first word (a token,
     an English form, or `~stem` for Russian; prefixes by length), so the cost per
@@ -130,11 +159,15 @@ class Matcher:
         self._phrases: list[Phrase] = []
         self._pid: dict[Phrase, int] = {}
         self._tails: list[tuple[Callable[[str], bool], ...]] = []
+        # for two-word phrases: every token the second word accepts, when that is a
+        # finite set (not a prefix, not a Russian stem)
+        self._second_keys: list[tuple[frozenset[str], str | None] | None] = []
         self._index: dict[str, list[int]] = defaultdict(list)
         self._prefix: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         self._compiled: list[_Rule] = []
-        # phrase id -> (rule, term) pairs whose score it feeds; rules a phrase can assign
-        self._feeds: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        # phrase id -> (rule, term, weight, language) of every term it is;
+        # phrase id -> the `special` rules (NEAR, regex, sources, also) it can wake
+        self._feeds: dict[int, list[tuple[int, int, tuple[float, ...], str]]] = defaultdict(list)
         self._wakes: dict[int, set[int]] = defaultdict(set)
         ordered = topological_order(rules)
         position = {r.id: i for i, r in enumerate(ordered)}
@@ -144,8 +177,10 @@ class Matcher:
         for ri, cr in enumerate(self._compiled):
             for ti, t in enumerate(cr.terms):
                 if isinstance(t.term, Phrase):
-                    self._feeds[t.pids[0]].append((ri, ti))
-                if t.weight > 0:
+                    fw = cr.rule.field_weights
+                    contrib = tuple(t.weight * fw.get(f, 1.0) for f in FIELDS)
+                    self._feeds[t.pids[0]].append((ri, ti, contrib, t.language))
+                if t.weight > 0 and cr.special:
                     for pid in t.pids:
                         self._wakes[pid].add(ri)
         self._always = [
@@ -153,7 +188,15 @@ class Matcher:
             for ri, cr in enumerate(self._compiled)
             if cr.needs_text or cr.also or cr.rule.sources_include
         ]
+        self._fw = [[cr.rule.field_weights.get(f, 1.0) for f in FIELDS] for cr in self._compiled]
+        self._langs = [cr.languages for cr in self._compiled]
+        self._language_free = not any(self._langs)
+        self._config_order = {tid: i for i, tid in enumerate(self.rules)}
+        self._thresholds = [cr.rule.threshold - 1e-9 for cr in self._compiled]
         self._prefix_lengths = sorted(self._prefix)
+        # token -> phrases its word starts; news vocabulary repeats, so most tokens
+        # cost one lookup (bounded: cleared when full)
+        self._token_cache: dict[str, _Entry] = {}
 
     @property
     def fingerprint(self) -> str:
@@ -171,6 +214,7 @@ class Matcher:
         self._pid[p] = pid
         self._phrases.append(p)
         self._tails.append(tuple(_word_test(w) for w in p.words[1:]))
+        self._second_keys.append(_second_word_keys(p.words[1]) if len(p.words) == 2 else None)
         first = p.words[0]
         if first.mode == "prefix":
             self._prefix[len(first.text)][first.text].append(pid)
@@ -195,37 +239,76 @@ class Matcher:
         exclude = [self._term(t) for t in r.exclude]
         also = [(a.topic, [self._term(t) for t in a.require]) for a in r.also]
         needs_text = any(isinstance(t.term, Regex) and t.weight > 0 for t in terms)
-        return _Rule(r, order, terms, require, exclude, also, needs_text)
+        others = [i for i, t in enumerate(terms) if not isinstance(t.term, Phrase)]
+        languages = frozenset(r.languages())
+        return _Rule(r, order, terms, require, exclude, also, needs_text, languages, others)
 
     # -- reading an article ---------------------------------------------------------
+
+    def _first_word(self, tok: str) -> list[int]:
+        """Phrases whose first word matches `tok`: as itself or an English form, by its
+        Russian stem, or by a prefix."""
+        index = self._index
+        cands = list(index.get(tok, ()))
+        if is_cyrillic(tok):
+            cands += index.get(STEM_MARK + russian_stem(tok), ())
+        for length in self._prefix_lengths:
+            if length > len(tok):
+                break
+            cands += self._prefix[length].get(tok[:length], ())
+        return cands
+
+    def _entry(self, tok: str) -> _Entry:
+        """What a token starts, split for speed: one-word phrases; two-word phrases
+        keyed by every token their second word accepts; the rest, tested word by word."""
+        singles: list[int] = []
+        pairs: dict[str, list[int]] = {}
+        stems: dict[str, list[int]] = {}
+        longer: list[int] = []
+        for pid in self._first_word(tok):
+            nexts = self._second_keys[pid]
+            if not self._tails[pid]:
+                singles.append(pid)
+            elif nexts is not None:
+                forms, stem = nexts
+                for key in forms:
+                    pairs.setdefault(key, []).append(pid)
+                if stem is not None:
+                    stems.setdefault(stem, []).append(pid)
+            else:
+                longer.append(pid)
+        return singles, pairs, stems, longer
 
     def find(self, tokens: list[str]) -> Found:
         """Every phrase in `tokens`, with the positions where it starts."""
         found: Found = {}
         n = len(tokens)
-        index, prefix, lengths, tails = self._index, self._prefix, self._prefix_lengths, self._tails
+        cache, tails = self._token_cache, self._tails
         for i, tok in enumerate(tokens):
-            cands = index.get(tok)
-            if is_cyrillic(tok):
-                stemmed = index.get(STEM_MARK + russian_stem(tok))
-                if stemmed:
-                    cands = [*cands, *stemmed] if cands else stemmed
-            for length in lengths:
-                if length > len(tok):
-                    break
-                more = prefix[length].get(tok[:length])
-                if more:
-                    cands = [*cands, *more] if cands else more
-            if not cands:
-                continue
-            for pid in cands:
-                tail = tails[pid]
-                if tail and (
-                    i + len(tail) >= n
-                    or not all(test(tokens[i + 1 + k]) for k, test in enumerate(tail))
-                ):
-                    continue
+            entry = cache.get(tok)
+            if entry is None:
+                if len(cache) >= TOKEN_CACHE:
+                    cache.clear()
+                entry = cache[tok] = self._entry(tok)
+            singles, pairs, stems, longer = entry
+            for pid in singles:
                 found.setdefault(pid, []).append(i)
+            if i + 1 < n:
+                nxt = tokens[i + 1]
+                if pairs:
+                    for pid in pairs.get(nxt, ()):
+                        found.setdefault(pid, []).append(i)
+                if stems and is_cyrillic(nxt):
+                    for pid in stems.get(russian_stem(nxt), ()):
+                        at = found.setdefault(pid, [])
+                        if not at or at[-1] != i:  # not found already by its form
+                            at.append(i)
+                for pid in longer:
+                    tail = tails[pid]
+                    if i + len(tail) < n and all(
+                        test(tokens[i + 1 + j]) for j, test in enumerate(tail)
+                    ):
+                        found.setdefault(pid, []).append(i)
         return found
 
     def _read(self, title: str, lead: str, body: str) -> _Doc:
@@ -248,33 +331,39 @@ class Matcher:
         return any(abs(a - b) <= term.within for a in left for b in right)
 
     def _anywhere(self, terms: list[_Term], doc: _Doc) -> list[str]:
-        return [t.text for t in terms if any(self._present(t, doc, f) for f in FIELDS)]
+        found = doc.found
+        return [
+            t.text
+            for t in terms
+            if (
+                any(t.pids[0] in found[f] for f in FIELDS)
+                if isinstance(t.term, Phrase)
+                else any(self._present(t, doc, f) for f in FIELDS)
+            )
+        ]
 
     def _evaluate(
         self,
         ri: int,
         doc: _Doc,
-        phrase_hits: dict[int, dict[int, str]],
+        phrase_hits: dict[int, dict[int, int]],
         language: str | None,
         source: str | None,
-        assigned: dict[str, Explanation],
+        assigned: Mapping[str, object],
     ) -> Explanation:
         cr = self._compiled[ri]
         r = cr.rule
         fw = r.field_weights
-        own = r.languages()
-        active = {ANY_LANGUAGE} | (own if language is None or language not in own else {language})
+        active = cr.active(language)
+        found = {ti: FIELDS[fi] for ti, fi in phrase_hits.get(ri, {}).items()}
+        for ti in cr.others:
+            fields = [f for f in FIELDS if self._present(cr.terms[ti], doc, f)]
+            if fields:
+                found[ti] = max(fields, key=lambda f: fw.get(f, 1.0))
         hits: list[TermHit] = []
-        best = phrase_hits.get(ri, {})
-        for ti, t in enumerate(cr.terms):
-            if t.language not in active:
-                continue
-            if isinstance(t.term, Phrase):
-                where = best.get(ti)
-            else:
-                fields = [f for f in FIELDS if self._present(t, doc, f)]
-                where = max(fields, key=lambda f: fw.get(f, 1.0)) if fields else None
-            if where is not None:
+        for ti in sorted(found):
+            t, where = cr.terms[ti], found[ti]
+            if t.language in active:
                 weight = fw.get(where, 1.0)
                 hits.append(TermHit(t.text, t.weight, where, t.weight * weight, t.language))
         score = round(sum(h.contribution for h in hits), 6)
@@ -312,45 +401,42 @@ class Matcher:
             e.reason = f"score {score:.2f} reaches threshold but none of the required terms"
         return e
 
-    def _phrase_hits(self, doc: _Doc, rules: set[int] | None) -> dict[int, dict[int, str]]:
-        """rule -> term -> the best field each found phrase term occurs in."""
-        out: dict[int, dict[int, str]] = {}
-        for f in FIELDS:
+    def _phrase_hits(
+        self, doc: _Doc, language: str | None
+    ) -> tuple[dict[int, dict[int, int]], dict[int, float]]:
+        """rule -> term -> the index in FIELDS of the best field its phrase occurs in,
+        and each rule's score from those phrases, summed as they are found."""
+        hits: dict[int, dict[int, int]] = {}
+        score: dict[int, float] = defaultdict(float)
+        langs, check = self._langs, not self._language_free and language is not None
+        for fi, f in enumerate(FIELDS):
             for pid in doc.found[f]:
-                for ri, ti in self._feeds.get(pid, ()):
-                    if rules is not None and ri not in rules:
-                        continue
-                    fw = self._compiled[ri].rule.field_weights
-                    terms = out.setdefault(ri, {})
-                    prev = terms.get(ti)
-                    if prev is None or fw.get(f, 1.0) > fw.get(prev, 1.0):
-                        terms[ti] = f
-        return out
+                for ri, ti, contrib, lang in self._feeds.get(pid, ()):
+                    terms = hits.get(ri)
+                    if terms is None:
+                        hits[ri] = {ti: fi}
+                        gain = contrib[fi]
+                    else:
+                        prev = terms.get(ti)
+                        if prev is None:
+                            gain = contrib[fi]
+                        elif abs(contrib[fi]) > abs(contrib[prev]):  # a field weighed more
+                            gain = contrib[fi] - contrib[prev]
+                        else:
+                            continue
+                        terms[ti] = fi
+                    if not check or lang in (ANY_LANGUAGE, language) or language not in langs[ri]:
+                        score[ri] += gain
+        return hits, score
 
-    def _run(
-        self,
-        title: str,
-        lead: str,
-        body: str,
-        language: str | None,
-        source: str | None,
-        everything: bool,
+    def _explain_all(
+        self, title: str, lead: str, body: str, language: str | None, source: str | None
     ) -> dict[str, Explanation]:
         doc = self._read(title, lead, body)
-        if everything:
-            todo = list(self._order)
-            scope: set[int] | None = None
-        else:
-            woken: set[int] = set(self._always)
-            for f in FIELDS:
-                for pid in doc.found[f]:
-                    woken |= self._wakes.get(pid, set())
-            todo = sorted(woken, key=lambda i: self._compiled[i].order)
-            scope = woken
-        phrase_hits = self._phrase_hits(doc, scope)
+        phrase_hits, _scores = self._phrase_hits(doc, language)
         out: dict[str, Explanation] = {}
         assigned: dict[str, Explanation] = {}
-        for ri in todo:
+        for ri in self._order:
             e = self._evaluate(ri, doc, phrase_hits, language, source, assigned)
             out[e.topic] = e
             if e.assigned:
@@ -367,7 +453,7 @@ class Matcher:
         source: str | None = None,
     ) -> list[Explanation]:
         """Every topic, in config order, held or not, with every number that decided it."""
-        out = self._run(title, lead, body, language, source, everything=True)
+        out = self._explain_all(title, lead, body, language, source)
         return [out[tid] for tid in self.rules]
 
     def classify(
@@ -379,11 +465,52 @@ class Matcher:
         language: str | None = None,
         source: str | None = None,
     ) -> list[TopicHit]:
-        """The topics that hold the article, in config order. Only topics one of whose
-        phrases occurs are scored (plus those with regexes, sources or `also`)."""
-        out = self._run(title, lead, body, language, source, everything=False)
-        return [
-            TopicHit(e.topic, round(e.score, 3), e.matched)
-            for tid in self.rules
-            if (e := out.get(tid)) is not None and e.assigned
-        ]
+        """The topics that hold the article, in config order. A plain topic is looked at
+        only when the phrases found reach its threshold; it is decided without building
+        an explanation, by the same sums `explain` shows."""
+        doc = self._read(title, lead, body)
+        phrase_hits, scores = self._phrase_hits(doc, language)
+        compiled, thresholds = self._compiled, self._thresholds
+        todo = {ri for ri, sc in scores.items() if sc >= thresholds[ri]}
+        todo.update(self._always)
+        for f in FIELDS:
+            for pid in doc.found[f]:
+                woken = self._wakes.get(pid)
+                if woken:
+                    todo |= woken
+        assigned: dict[str, TopicHit] = {}
+        for ri in sorted(todo, key=lambda i: compiled[i].order):
+            cr = compiled[ri]
+            if cr.special:
+                e = self._evaluate(ri, doc, phrase_hits, language, source, assigned)
+                if e.assigned:
+                    assigned[e.topic] = TopicHit(e.topic, round(e.score, 3), e.matched)
+            else:
+                hit = self._decide(cr, doc, phrase_hits.get(ri, {}), language)
+                if hit is not None:
+                    assigned[hit.topic] = hit
+        return sorted(assigned.values(), key=lambda h: self._config_order[h.topic])
+
+    def _decide(
+        self, cr: _Rule, doc: _Doc, found: dict[int, int], language: str | None
+    ) -> TopicHit | None:
+        """`_evaluate`'s verdict for a plain topic (no NEAR, regex, sources or also)."""
+        r, active = cr.rule, cr.active(language)
+        fw = r.field_weights
+        contributions: list[float] = []
+        matched: list[str] = []
+        for ti in sorted(found):
+            t = cr.terms[ti]
+            if t.language in active:
+                c = t.weight * fw.get(FIELDS[found[ti]], 1.0)
+                contributions.append(c)
+                if c > 0:
+                    matched.append(t.text)
+        score = round(sum(contributions), 6)
+        if score < r.threshold:
+            return None
+        if cr.exclude and self._anywhere(cr.exclude, doc):
+            return None
+        if cr.require and not self._anywhere(cr.require, doc):
+            return None
+        return TopicHit(r.id, round(score, 3), matched)
