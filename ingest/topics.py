@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -361,12 +362,15 @@ class Matcher:
             if fields:
                 found[ti] = max(fields, key=lambda f: fw.get(f, 1.0))
         hits: list[TermHit] = []
-        for ti in sorted(found):
-            t, where = cr.terms[ti], found[ti]
+        for ti, where in found.items():
+            t = cr.terms[ti]
             if t.language in active:
                 weight = fw.get(where, 1.0)
                 hits.append(TermHit(t.text, t.weight, where, t.weight * weight, t.language))
-        score = round(sum(h.contribution for h in hits), 6)
+        # strongest first, and a sum exact in any order: the decision and its record
+        # do not depend on the order terms are written in the config
+        hits.sort(key=lambda h: (-h.contribution, h.term, h.language))
+        score = round(math.fsum(h.contribution for h in hits), 6)
         e = Explanation(r.id, score, r.threshold, False, hits, "", dict(fw), sorted(active))
         e.excluded = self._anywhere(cr.exclude, doc)
         if cr.require:
@@ -497,16 +501,14 @@ class Matcher:
         """`_evaluate`'s verdict for a plain topic (no NEAR, regex, sources or also)."""
         r, active = cr.rule, cr.active(language)
         fw = r.field_weights
-        contributions: list[float] = []
-        matched: list[str] = []
-        for ti in sorted(found):
+        hits: list[tuple[float, str, str]] = []
+        for ti, fi in found.items():
             t = cr.terms[ti]
             if t.language in active:
-                c = t.weight * fw.get(FIELDS[found[ti]], 1.0)
-                contributions.append(c)
-                if c > 0:
-                    matched.append(t.text)
-        score = round(sum(contributions), 6)
+                hits.append((-t.weight * fw.get(FIELDS[fi], 1.0), t.text, t.language))
+        hits.sort()  # as `_evaluate` orders them
+        score = round(-math.fsum(h[0] for h in hits), 6)
+        matched = [text for neg, text, _lang in hits if neg < 0]
         if score < r.threshold:
             return None
         if cr.exclude and self._anywhere(cr.exclude, doc):

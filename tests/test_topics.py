@@ -171,7 +171,21 @@ def test_explain_covers_every_topic_matched_or_not() -> None:
 def test_classify_stores_matched_terms_and_score() -> None:
     m = Matcher([rule(threshold=1, terms={"navy": 1, "army": 2, "film": -1})])
     (hit,) = m.classify("Navy", "", "army film")
-    assert hit.score == 3 and hit.matched == ["navy", "army"]  # negatives are not 'matched'
+    # strongest first, ties by name; negatives are not 'matched'
+    assert hit.score == 3 and hit.matched == ["army", "navy"]
+
+
+def test_decisions_do_not_depend_on_the_order_terms_are_written() -> None:
+    terms = {"navy": 0.1, "army": 0.2, "missile": 0.7, "troop": 0.3, "film": -0.1}
+    m1 = Matcher([rule(threshold=1, terms=terms)])
+    m2 = Matcher([rule(threshold=1, terms=dict(reversed(terms.items())))])
+    text = ("Navy", "missile troops", "army film")
+    (h1,) = m1.classify(*text)
+    (h2,) = m2.classify(*text)
+    assert (h1.score, h1.matched) == (h2.score, h2.matched)
+    assert h1.matched == ["missile", "troop", "army", "navy"]  # 1.05, 0.45, 0.2, 0.2
+    (e1,) = m1.explain(*text)
+    assert e1.matched == h1.matched and e1.score == h1.score
 
 
 def test_many_topics_share_one_index() -> None:
