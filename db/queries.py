@@ -316,3 +316,12 @@ def item_keys_for_urls(
         ):
             out[r[0]] = r[1]
     return out
+
+
+def reclassify_resume_point(conn: sqlite3.Connection, rules_hash: str) -> int:
+    """The last article id an unfinished `reclassify` with these rules got to, else 0."""
+    row = conn.execute(
+        "SELECT last_id FROM reclassify_runs WHERE rules_hash = ? AND finished_at IS NULL",
+        (rules_hash,),
+    ).fetchone()
+    return int(row[0]) if row else 0

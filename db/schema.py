@@ -130,3 +130,20 @@ def m0006_retention_tombstones(db: Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@migrations(name="0004_reclassify_progress")
+def m0004_reclassify_progress(db: Database) -> None:
+    db.executescript(
+        """
+        -- one row per set of topic rules `wiredesk reclassify` has applied: an
+        -- interrupted run resumes after last_id when the rules are the same
+        CREATE TABLE reclassify_runs (
+            rules_hash TEXT PRIMARY KEY,        -- sha256 of the compiled topic rules
+            last_id INTEGER NOT NULL,           -- every article up to here is done
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT                    -- null while a run is unfinished
+        );
+        """
+    )

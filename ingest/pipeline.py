@@ -135,7 +135,10 @@ class Pipeline:
     def _classify(self, w: Writer, article_id: int, art: ArticleData) -> None:
         body = art.body or ""
         lead, _, rest = body.partition("\n\n")
-        w.set_topics(article_id, self.matcher.classify(art.title, lead, rest))
+        hits = self.matcher.classify(
+            art.title, lead, rest, language=art.language, source=art.source
+        )
+        w.set_topics(article_id, hits)
 
     def _one(self, w: Writer, item: Item) -> Outcome:
         now = datetime.now(UTC)

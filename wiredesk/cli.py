@@ -232,17 +232,26 @@ def topics(ctx: click.Context) -> None:
         return
     desk = _desk(ctx)
     counts = queries.topic_counts(desk.store.reader())
-    for tid, t in desk.config.topics.items():
-        click.echo(f"{tid:<24} {counts.get(tid, 0):>7}  {t.title or ''}")
+    click.echo(f"{'topic':<24} {'articles':>8} {'threshold':>9} {'terms':>6}  title")
+    for rule in desk.matcher.rules.values():
+        click.echo(
+            f"{rule.id:<24} {counts.get(rule.id, 0):>8} {rule.threshold:>9g} "
+            f"{len(rule.terms):>6}  {rule.title or ''}"
+        )
     desk.close()
 
 
 @topics.command("explain")
 @click.argument("article_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="the explanation as one JSON object")
 @click.pass_context
 @_handles_store_errors
-def topics_explain(ctx: click.Context, article_id: int) -> None:
+def topics_explain(ctx: click.Context, article_id: int, as_json: bool) -> None:
     """Why article ARTICLE_ID is (or is not) in each topic: terms, weights, fields, threshold."""
+    from dataclasses import asdict
+
+    from ingest.reclassify import fields_of
+
     desk = _desk(ctx)
     conn = desk.store.reader()
     row = queries.article(conn, article_id)
@@ -250,34 +259,90 @@ def topics_explain(ctx: click.Context, article_id: int) -> None:
         click.echo(f"error: no article with id {article_id}", err=True)
         ctx.exit(EXIT_BAD_CONFIG)
     stored = queries.article_topics(conn, article_id)
-    lead, _, rest = (row["body"] or "").partition("\n\n")
+    lead, rest = fields_of(row["body"])
+    explanations = desk.matcher.explain(
+        row["title"], lead, rest, language=row["language"], source=row["source"]
+    )
+    if as_json:
+        out = {
+            "article": article_id,
+            "title": row["title"],
+            "language": row["language"],
+            "source": row["source"],
+            "stored": {t: {"score": s, "matched": m} for t, (s, m) in stored.items()},
+            "topics": [{**asdict(e), "matched": e.matched} for e in explanations],
+        }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        desk.close()
+        return
     click.echo(f"article {article_id}: {row['title']}")
-    for e in desk.matcher.explain(row["title"], lead, rest):
+    click.echo(f"language {row['language'] or 'unknown'}, source {row['source']}")
+    for e in explanations:
         mark = "IN " if e.assigned else "OUT"
-        click.echo(f"{mark} {e.topic}: {e.reason}" + (" (stored)" if e.topic in stored else ""))
+        if (e.topic in stored) != e.assigned:
+            note = " (stored differs: run `wiredesk reclassify`)"
+        else:
+            note = " (stored)" if e.topic in stored else ""
+        click.echo(f"{mark} {e.topic}: {e.reason}{note}")
+        fw = ", ".join(f"{f} x{w:g}" for f, w in e.field_weights.items())
+        click.echo(
+            f"      score {e.score:.2f} / threshold {e.threshold:g}; fields {fw};"
+            f" term lists {', '.join(e.languages)}"
+        )
         for h in e.hits:
             click.echo(
-                f"      {h.term!r:<28} weight {h.weight:+g} x {h.field:<5} = {h.contribution:+.2f}"
+                f"      {h.term!r:<32} {h.language:<3} weight {h.weight:+g} x {h.field:<5}"
+                f" = {h.contribution:+.2f}"
             )
+        if not e.hits:
+            click.echo("      no term of this topic occurs")
+        if e.required is not None:
+            click.echo(f"      required (one of): {e.required or 'none found'}")
+        if e.excluded:
+            click.echo(f"      excluded by: {e.excluded}")
+        if e.via:
+            click.echo(f"      via: {' + '.join(e.via)}")
     desk.close()
 
 
 @cli.command()
-@click.option("--dry-run", is_flag=True, help="show what would change, write nothing")
+@click.option("--dry-run", is_flag=True, help="show what would change (per topic), write nothing")
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="start from the first article, not where an interrupted run stopped",
+)
+@click.option(
+    "--batch",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 100000),
+    help="articles per transaction",
+)
 @click.pass_context
 @_handles_store_errors
-def reclassify(ctx: click.Context, dry_run: bool) -> None:
-    """Re-apply the current topic rules to every stored article (progress bar)."""
+def reclassify(ctx: click.Context, dry_run: bool, restart: bool, batch: int) -> None:
+    """Re-apply the current topic rules to every stored article (progress bar); resumable."""
     from ingest.reclassify import reclassify as run_reclassify
 
     desk = _desk(ctx)
-    total = desk.store.reader().execute("SELECT count(*) FROM articles").fetchone()[0]
-    with click.progressbar(length=total, label="reclassifying", file=sys.stderr) as bar:
-        changes = run_reclassify(desk.store, desk.matcher, dry_run=dry_run, progress=bar.update)
-    verb = "would change" if dry_run else "changed"
-    click.echo(f"{verb} {changes.articles} of {changes.scanned} articles")
-    for topic in sorted(set(changes.added) | set(changes.removed)):
-        click.echo(f"  {topic}: +{changes.added[topic]} -{changes.removed[topic]}")
+    conn = desk.store.reader()
+    start = 0 if restart else queries.reclassify_resume_point(conn, desk.matcher.fingerprint)
+    total = conn.execute("SELECT count(*) FROM articles WHERE id > ?", (start,)).fetchone()[0]
+    label = "checking" if dry_run else "reclassifying"
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        changes = run_reclassify(
+            desk.store,
+            desk.matcher,
+            dry_run=dry_run,
+            restart=restart,
+            batch=batch,
+            progress=bar.update,
+        )
+    for line in changes.lines(dry_run=dry_run):
+        click.echo(line)
+    if not dry_run:
+        desk.export()
     desk.close()
 
 
