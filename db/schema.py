@@ -102,3 +102,27 @@ def m0001_initial(db: Database) -> None:
     db.table("articles").enable_fts(
         ["title", "summary", "body"], fts_version="FTS5", create_triggers=True
     )
+
+
+@migrations(name="0003_dedup")
+def m0003_dedup(db: Database) -> None:
+    db.executescript(
+        """
+        -- one row per copy of a story that carried text: the near-duplicate layer's
+        -- features, so a restart reloads the index instead of forgetting it
+        CREATE TABLE dedup_signatures (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            sighting_id INTEGER,                -- the copy these features came from
+            published TEXT,                     -- ISO 8601 UTC; null when the source gave none
+            seen_at TEXT NOT NULL,              -- when it entered the index (the window runs on it)
+            language TEXT,
+            features BLOB NOT NULL              -- ingest.minhash.Features.pack()
+        );
+        CREATE INDEX dedup_signatures_seen ON dedup_signatures(seen_at);
+        CREATE INDEX dedup_signatures_article ON dedup_signatures(article_id);
+
+        -- the sighting whose copy the article shows; null means the first one ('new')
+        ALTER TABLE articles ADD COLUMN rep_sighting INTEGER;
+        """
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from db import Store
 from feeds.publish import Publisher, TopicInfo
-from ingest.dedup import Deduplicator
+from ingest.dedup import Deduplicator, DedupSettings
 from ingest.dropfolder import SOURCE as DROPS_SOURCE
 from ingest.dropfolder import DropFolder, DropResult
 from ingest.fetcher import FetchSettings
@@ -44,7 +44,16 @@ class Desk:
         self.config = config
         self.store = store or Store(config.database)
         self.matcher = Matcher(config.topic_rules())
-        self.pipeline = Pipeline(self.store, self.matcher, Deduplicator())
+        d = config.dedup
+        self.dedup = Deduplicator(
+            DedupSettings(
+                threshold=d.threshold,
+                update_threshold=d.update_threshold,
+                window=d.window,
+                max_entries=d.max_entries,
+            )
+        )
+        self.pipeline = Pipeline(self.store, self.matcher, self.dedup, prefer=tuple(d.prefer))
         f = config.fetch
         self.poller = Poller(
             self.store,
