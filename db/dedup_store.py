@@ -10,25 +10,26 @@ def save(
     conn: sqlite3.Connection,
     article_id: int,
     sighting_id: int | None,
+    source: str | None,
     published: str | None,
     seen_at: str,
     language: str | None,
     blob: bytes,
 ) -> int:
     cur = conn.execute(
-        """INSERT INTO dedup_signatures (article_id, sighting_id, published, seen_at,
-             language, features) VALUES (?,?,?,?,?,?)""",
-        (article_id, sighting_id, published, seen_at, language, blob),
+        """INSERT INTO dedup_signatures (article_id, sighting_id, source, published, seen_at,
+             language, features) VALUES (?,?,?,?,?,?,?)""",
+        (article_id, sighting_id, source, published, seen_at, language, blob),
     )
     return int(cur.lastrowid or 0)
 
 
 def window(
     conn: sqlite3.Connection, since: str, limit: int
-) -> list[tuple[int, int, str | None, str, str | None, bytes]]:
+) -> list[tuple[int, int, str | None, str | None, str, str | None, bytes]]:
     """The newest `limit` entries seen since `since`, oldest first."""
     rows = conn.execute(
-        """SELECT id, article_id, published, seen_at, language, features
+        """SELECT id, article_id, source, published, seen_at, language, features
            FROM dedup_signatures WHERE seen_at >= ? ORDER BY seen_at DESC, id DESC LIMIT ?""",
         (since, limit),
     ).fetchall()
@@ -37,16 +38,16 @@ def window(
 
 def unindexed(
     conn: sqlite3.Connection, since: str
-) -> Iterator[tuple[int, str, str | None, str, str | None, str]]:
+) -> Iterator[tuple[int, str, str | None, str, str, str | None, str]]:
     """Articles first seen since `since` that have no entry (stored before this layer)."""
     for r in conn.execute(
-        """SELECT a.id, a.title, a.body, a.published, a.language, a.first_seen
+        """SELECT a.id, a.title, a.body, a.source, a.published, a.language, a.first_seen
            FROM articles a WHERE a.first_seen >= ?
              AND NOT EXISTS (SELECT 1 FROM dedup_signatures d WHERE d.article_id = a.id)
            ORDER BY a.id""",
         (since,),
     ).fetchall():
-        yield r[0], r[1], r[2], r[3], r[4], r[5]
+        yield r[0], r[1], r[2], r[3], r[4], r[5], r[6]
 
 
 def representative(conn: sqlite3.Connection, article_id: int) -> sqlite3.Row | None:
@@ -101,3 +102,14 @@ def signature_counts(conn: sqlite3.Connection) -> dict[str, int]:
         "SELECT count(*), count(DISTINCT article_id) FROM dedup_signatures"
     ).fetchone()
     return {"entries": row[0], "articles": row[1]}
+
+
+def has_source(conn: sqlite3.Connection, article_id: int, source: str) -> bool:
+    """Does the article already hold an item from `source`?"""
+    return (
+        conn.execute(
+            "SELECT 1 FROM sightings WHERE article_id = ? AND source = ? LIMIT 1",
+            (article_id, source),
+        ).fetchone()
+        is not None
+    )

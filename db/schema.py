@@ -114,6 +114,7 @@ def m0003_dedup(db: Database) -> None:
             id INTEGER PRIMARY KEY,
             article_id INTEGER NOT NULL REFERENCES articles(id),
             sighting_id INTEGER,                -- the copy these features came from
+            source TEXT,                        -- the source of that copy
             published TEXT,                     -- ISO 8601 UTC; null when the source gave none
             seen_at TEXT NOT NULL,              -- when it entered the index (the window runs on it)
             language TEXT,

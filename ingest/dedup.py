@@ -35,8 +35,10 @@ from ingest.minhash import NUM_PERM, Features, features
 
 log = logging.getLogger("wiredesk.dedup")
 
+EXPANSION_CONTAINMENT = 0.8  # an outlet's later, longer copy holding this much of its earlier one
 MIN_CONTAINMENT_WORDS = 15  # a shorter text is contained in anything: it says too little
 MIN_TITLE_WORDS = 3
+TITLE_MIN = 0.6  # headlines alone are thin evidence: they must agree at least this much
 SHORT_TEXT_WORDS = 15  # below this a copy is "only a headline"
 NAMES_MIN = 3  # names are evidence only when both sides have a few
 NAMES_MIN_OVERLAP = 0.1
@@ -66,6 +68,7 @@ class Match:
     reason: str
     entry_id: int
     conflict: str | None = None  # set only when the caller tolerated one
+    same_source: bool = False  # the outlet's own earlier copy: a re-issue, not another outlet
 
 
 @dataclass
@@ -75,6 +78,7 @@ class _Entry:
     published: float | None  # epoch seconds; None when the source gave no date
     seen: float
     language: str | None
+    source: str | None
 
 
 def _inter(a: np.ndarray, b: np.ndarray) -> int:
@@ -104,7 +108,8 @@ def compare(a: Features, b: Features) -> Verdict:
         scores["containment"] = _inter(a.words, b.words) / small
     headline_only = min(a.length, b.length) < SHORT_TEXT_WORDS
     if headline_only and min(len(a.title), len(b.title)) >= MIN_TITLE_WORDS:
-        scores["title"] = _jaccard(a.title, b.title)
+        j_title = _jaccard(a.title, b.title)
+        scores["title"] = j_title if j_title >= TITLE_MIN else 0.0
     kind, similarity = max(scores.items(), key=lambda kv: kv[1])
     reason = f"{kind} {similarity:.2f}"
     if _missing(a.lead_numbers, b.numbers) and _missing(b.lead_numbers, a.numbers):
@@ -115,6 +120,13 @@ def compare(a: Features, b: Features) -> Verdict:
     ):
         return Verdict(similarity, reason, "different names")
     return Verdict(similarity, reason)
+
+
+def _expands(new: Features, old: Features) -> bool:
+    """Is `new` a longer version of `old` (a flash followed by the full story)?"""
+    if new.length <= old.length or not len(old.words):
+        return False
+    return _inter(new.words, old.words) / len(old.words) >= EXPANSION_CONTAINMENT
 
 
 class Deduplicator:
@@ -141,14 +153,14 @@ class Deduplicator:
         self._clear()
         with store.write() as w:
             rebuilt = 0
-            for aid, title, body, pub, lang, first_seen in dedup_store.unindexed(
+            for aid, title, body, src, pub, lang, first_seen in dedup_store.unindexed(
                 w.conn, _iso(cutoff)
             ):
                 f = features(title, body)
-                dedup_store.save(w.conn, aid, None, pub, first_seen, lang, f.pack())
+                dedup_store.save(w.conn, aid, None, src, pub, first_seen, lang, f.pack())
                 rebuilt += 1
             rows = dedup_store.window(w.conn, _iso(cutoff), self.settings.max_entries)
-        for entry_id, article_id, published, seen, language, blob in rows:
+        for entry_id, article_id, source, published, seen, language, blob in rows:
             self._index(
                 entry_id,
                 _Entry(
@@ -157,6 +169,7 @@ class Deduplicator:
                     _epoch(published),
                     _epoch(seen) or now,
                     language,
+                    source,
                 ),
             )
         self.loaded = True
@@ -183,13 +196,19 @@ class Deduplicator:
         f: Features,
         published: float | None,
         language: str | None,
+        source: str | None = None,
         *,
         allow_conflict_above: float | None = None,
         exclude: set[int] | None = None,
     ) -> Match | None:
         """The best-matching article in the window, if any passes the threshold and
         shows no sign of being another event. A conflict is tolerated only at or above
-        `allow_conflict_above` (a marked correction may change numbers)."""
+        `allow_conflict_above` (a marked correction may change numbers).
+
+        An outlet does not duplicate its own stories: a copy from the same `source` matches
+        only as a re-issue (marked as an update, or a longer version holding the earlier
+        text), never because it resembles a different item of the same outlet (two video
+        and podcast blurbs, part 1 and part 2)."""
         if not len(f.lead) and not len(f.title):
             return None
         candidates: set[int] = set()
@@ -214,6 +233,9 @@ class Deduplicator:
             v = compare(f, e.features)
             if v.similarity < threshold:
                 continue
+            same_source = source is not None and source == e.source
+            if same_source and not (f.update or _expands(f, e.features)):
+                continue
             if v.conflict and (allow_conflict_above is None or v.similarity < allow_conflict_above):
                 continue
             reason = v.reason + (f"; {v.conflict} tolerated" if v.conflict else "")
@@ -222,7 +244,9 @@ class Deduplicator:
                 or v.similarity > best.similarity
                 or (v.similarity == best.similarity and e.article_id < best.article_id)
             ):
-                best = Match(e.article_id, round(v.similarity, 4), reason, entry_id, v.conflict)
+                best = Match(
+                    e.article_id, round(v.similarity, 4), reason, entry_id, v.conflict, same_source
+                )
         return best
 
     # -- changes --------------------------------------------------------------
@@ -236,6 +260,7 @@ class Deduplicator:
         published: str,
         dated: bool,
         language: str | None,
+        source: str | None,
     ) -> int:
         """Persist a copy's features and index them (undone by `rollback`)."""
         now = time.time()
@@ -243,13 +268,15 @@ class Deduplicator:
             w.conn,
             article_id,
             sighting_id,
+            source,
             published if dated else None,
             _iso(now),
             language,
             f.pack(),
         )
         self._index(
-            entry_id, _Entry(article_id, f, _epoch(published) if dated else None, now, language)
+            entry_id,
+            _Entry(article_id, f, _epoch(published) if dated else None, now, language, source),
         )
         self._pending.append(entry_id)
         self._evict(now)

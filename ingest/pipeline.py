@@ -178,7 +178,14 @@ class Pipeline:
 
     def _index(self, w: Writer, article_id: int, sighting_id: int | None, p: _Prepared) -> None:
         self.dedup.add(
-            w, article_id, sighting_id, p.feats, p.art.published, p.dated, p.art.language
+            w,
+            article_id,
+            sighting_id,
+            p.feats,
+            p.art.published,
+            p.dated,
+            p.art.language,
+            p.art.source,
         )
 
     def _sighting(
@@ -223,12 +230,7 @@ class Pipeline:
             w.add_sighting(existing, self._sighting(item, p, "exact", 1.0, f"same {key_kind}"))
             return Outcome("exact", existing)
 
-        near = self.dedup.find(
-            p.feats,
-            _epoch(art.published) if p.dated else None,
-            art.language,
-            allow_conflict_above=self.dedup.settings.update_threshold if p.feats.update else None,
-        )
+        near = self._find_near(w, p)
         if near is not None:
             outcome = self._near(w, item, p, keys, near)
             if outcome is not None:
@@ -240,6 +242,28 @@ class Pipeline:
         self._index(w, article_id, sid, p)
         return Outcome("new", article_id)
 
+    def _find_near(self, w: Writer, p: _Prepared) -> Match | None:
+        """The near match, skipping stories that already hold another item of this source:
+        an outlet does not carry the same story twice except as a re-issue."""
+        exclude: set[int] = set()
+        for _ in range(3):
+            near = self.dedup.find(
+                p.feats,
+                _epoch(p.art.published) if p.dated else None,
+                p.art.language,
+                p.art.source,
+                allow_conflict_above=(
+                    self.dedup.settings.update_threshold if p.feats.update else None
+                ),
+                exclude=exclude,
+            )
+            if near is None or near.same_source or p.feats.update:
+                return near
+            if not dedup_store.has_source(w.conn, near.article_id, p.art.source):
+                return near
+            exclude.add(near.article_id)
+        return None
+
     def _near(
         self, w: Writer, item: Item, p: _Prepared, keys: list[str], near: Match
     ) -> Outcome | None:
@@ -249,7 +273,7 @@ class Pipeline:
         same_origin = item.source == rep["source"] or bool(
             p.art.agency and rep["agency"] and p.art.agency.casefold() == rep["agency"].casefold()
         )
-        if p.feats.update and same_origin:
+        if near.same_source or (p.feats.update and same_origin):
             sid = w.add_sighting(
                 near.article_id, self._sighting(item, p, "update", near.similarity, near.reason)
             )
