@@ -171,6 +171,13 @@ def sightings(conn: sqlite3.Connection, article_id: int) -> list[sqlite3.Row]:
     ).fetchall()
 
 
+def match_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Sightings per match kind: new, exact, near, update."""
+    return {
+        r[0]: r[1] for r in conn.execute("SELECT match, count(*) FROM sightings GROUP BY match")
+    }
+
+
 def topic_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {
         r[0]: r[1]

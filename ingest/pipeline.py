@@ -92,7 +92,7 @@ class Pipeline:
     ) -> None:
         self.store = store
         self.matcher = matcher
-        self.dedup = dedup or Deduplicator()
+        self.dedup = dedup if dedup is not None else Deduplicator()
         self.prefer = prefer
         if not self.dedup.loaded:
             self.dedup.load(store)
