@@ -3,8 +3,9 @@
 The exact layer (guid, canonical URL, fingerprint) lives in the pipeline's key lookup;
 this module owns the similarity layer. Each copy of a story that carried text has an
 entry: its features (ingest.minhash) persisted in `dedup_signatures` and, while it is
-inside the time window, indexed in memory by two MinHash LSH tables (lead words and
-title words). A query costs the same whatever the store's size: only the window is
+inside the time window, indexed in memory by three MinHash LSH tables (the head: title and first
+words, for briefs; the whole lead, for rewrites that reorder it; the title, for items that
+are only a headline). A query costs the same whatever the store's size: only the window is
 indexed, and LSH returns a handful of candidates that are then verified exactly.
 
 Verification (measured on the labelled sets, see docs/dedup.md):
@@ -13,7 +14,7 @@ Verification (measured on the labelled sets, see docs/dedup.md):
                    Jaccard of the titles when one side is only a headline)
   and no strong evidence of a different event: numbers in one lead missing from the
   other text *and* vice versa (two drug seizures, two matches, two earthquakes), names
-  that barely overlap, publication dates further apart than the window, or two
+  that barely overlap, short «quoted» names (a contest, an operation) that differ, publication dates further apart than the window, or two
   different languages.
 """
 
@@ -36,7 +37,8 @@ from ingest.minhash import NUM_PERM, Features, features
 log = logging.getLogger("wiredesk.dedup")
 
 EXPANSION_CONTAINMENT = 0.8  # an outlet's later, longer copy holding this much of its earlier one
-MIN_CONTAINMENT_WORDS = 15  # a shorter text is contained in anything: it says too little
+MIN_CONTAINMENT_WORDS = 15
+CONTAINMENT_MIN = 0.6  # a short text half-contained in a long one is only the same topic  # a shorter text is contained in anything: it says too little
 MIN_TITLE_WORDS = 3
 TITLE_MIN = 0.6  # headlines alone are thin evidence: they must agree at least this much
 SHORT_TEXT_WORDS = 15  # below this a copy is "only a headline"
@@ -50,7 +52,8 @@ class DedupSettings:
     update_threshold: float = 0.6  # a marked update may change numbers, but must be this close
     window: float = 3 * 86400.0  # seconds: copies further apart are never compared
     max_entries: int = 200_000  # hard cap on the in-memory index
-    lead_bands: tuple[int, int] = (42, 3)  # LSH (bands, rows) on the lead words
+    head_bands: tuple[int, int] = (42, 3)  # LSH (bands, rows) on title + first words
+    lead_bands: tuple[int, int] = (42, 3)  # LSH (bands, rows) on title + the whole lead
     title_bands: tuple[int, int] = (16, 2)  # LSH (bands, rows) on the title words
 
 
@@ -105,7 +108,8 @@ def compare(a: Features, b: Features) -> Verdict:
     scores = {"words": j_words, "lead": j_lead}
     small = min(len(a.words), len(b.words))
     if small >= MIN_CONTAINMENT_WORDS:
-        scores["containment"] = _inter(a.words, b.words) / small
+        containment = _inter(a.words, b.words) / small
+        scores["containment"] = containment if containment >= CONTAINMENT_MIN else 0.0
     headline_only = min(a.length, b.length) < SHORT_TEXT_WORDS
     if headline_only and min(len(a.title), len(b.title)) >= MIN_TITLE_WORDS:
         j_title = _jaccard(a.title, b.title)
@@ -114,6 +118,8 @@ def compare(a: Features, b: Features) -> Verdict:
     reason = f"{kind} {similarity:.2f}"
     if _missing(a.lead_numbers, b.numbers) and _missing(b.lead_numbers, a.numbers):
         return Verdict(similarity, reason, "different numbers")
+    if len(a.quoted) and len(b.quoted) and not _inter(a.quoted, b.quoted):
+        return Verdict(similarity, reason, "different quoted names")
     if (
         min(len(a.names), len(b.names)) >= NAMES_MIN
         and _jaccard(a.names, b.names) < NAMES_MIN_OVERLAP
@@ -135,6 +141,7 @@ class Deduplicator:
     def __init__(self, settings: DedupSettings | None = None) -> None:
         self.settings = settings or DedupSettings()
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
+        self._head = MinHashLSH(num_perm=NUM_PERM, params=self.settings.head_bands)
         self._lead = MinHashLSH(num_perm=NUM_PERM, params=self.settings.lead_bands)
         self._title = MinHashLSH(num_perm=NUM_PERM, params=self.settings.title_bands)
         self._pending: list[int] = []  # entries added in the open transaction
@@ -213,7 +220,8 @@ class Deduplicator:
             return None
         candidates: set[int] = set()
         if len(f.lead):
-            candidates.update(self._lead.query(f.minhash()))
+            candidates.update(self._head.query(f.minhash()))
+            candidates.update(self._lead.query(f.lead_minhash()))
         if len(f.title) >= MIN_TITLE_WORDS:
             candidates.update(self._title.query(f.title_minhash()))
         best: Match | None = None
@@ -294,7 +302,8 @@ class Deduplicator:
             return
         self._entries[entry_id] = e
         if len(e.features.lead):
-            self._lead.insert(entry_id, e.features.minhash(), check_duplication=False)
+            self._head.insert(entry_id, e.features.minhash(), check_duplication=False)
+            self._lead.insert(entry_id, e.features.lead_minhash(), check_duplication=False)
         if len(e.features.title) >= MIN_TITLE_WORDS:
             self._title.insert(entry_id, e.features.title_minhash(), check_duplication=False)
 
@@ -302,6 +311,8 @@ class Deduplicator:
         e = self._entries.pop(entry_id, None)
         if e is None:
             return
+        if entry_id in self._head.keys:
+            self._head.remove(entry_id)
         if entry_id in self._lead.keys:
             self._lead.remove(entry_id)
         if entry_id in self._title.keys:
@@ -317,6 +328,7 @@ class Deduplicator:
 
     def _clear(self) -> None:
         self._entries.clear()
+        self._head = MinHashLSH(num_perm=NUM_PERM, params=self.settings.head_bands)
         self._lead = MinHashLSH(num_perm=NUM_PERM, params=self.settings.lead_bands)
         self._title = MinHashLSH(num_perm=NUM_PERM, params=self.settings.title_bands)
         self._pending.clear()

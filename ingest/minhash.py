@@ -19,12 +19,15 @@ MAX_WORDS = 600  # content words compared in full; longer stories are cut here
 _SCHEME = "affine32"
 HEAD_WORDS = 40  # content words after the title that the LSH signature is made of
 _EMPTY = np.zeros(0, dtype=np.uint32)
-_HEAD = "<II9I"  # length, update flag, then the size of each packed array
+_HEAD = "<II11I"  # length, update flag, then the size of each packed array
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*|\d+(?:[.,:\s]\d{3})*(?:[.,]\d+)?", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:]\s+|[\"«“]\s*|\n)$")
 _PARA = re.compile(r"\n\s*\n")
+# «Кофемания», “Interaction-2024”: a short quoted phrase names a thing (a contest, an
+# operation, a club, a ship); a long one is speech and says nothing about identity
+_QUOTED = re.compile(r"[«“]([^»”\n]{2,40})[»”]")
 
 # Hand-written because no maintained library ships small EN/RU stopword lists without
 # pulling in a corpus download (nltk); these are the function words and reporting verbs
@@ -69,13 +72,18 @@ class Features:
     lead_numbers: np.ndarray
     names: np.ndarray  # capitalised words that do not start a sentence (people, places)
     lead_names: np.ndarray
+    quoted: np.ndarray  # words of short «quoted» names
     signature: np.ndarray  # MinHash of the head (title + first HEAD_WORDS), NUM_PERM uint32
+    lead_signature: np.ndarray  # MinHash of `lead` (a rewrite may swap the first paragraphs)
     title_signature: np.ndarray  # MinHash of `title`
     length: int  # words in the text
     update: bool  # carries an "Updated at …" / "CORRECTED" style marker
 
     def minhash(self) -> LeanMinHash:
         return LeanMinHash(seed=1, hashvalues=self.signature, scheme=_SCHEME)
+
+    def lead_minhash(self) -> LeanMinHash:
+        return LeanMinHash(seed=1, hashvalues=self.lead_signature, scheme=_SCHEME)
 
     def title_minhash(self) -> LeanMinHash:
         return LeanMinHash(seed=1, hashvalues=self.title_signature, scheme=_SCHEME)
@@ -107,7 +115,9 @@ _ARRAYS = (
     "lead_numbers",
     "names",
     "lead_names",
+    "quoted",
     "signature",
+    "lead_signature",
     "title_signature",
 )
 
@@ -190,6 +200,14 @@ def _tokenize(text: str, limit: int) -> _Tokens:
     return _Tokens(words, numbers, names)
 
 
+def _quoted_words(text: str) -> list[str]:
+    words: list[str] = []
+    for m in _QUOTED.finditer(text):
+        if len(m.group(1).split()) <= 4:
+            words += _tokenize(m.group(1), 8).words
+    return words
+
+
 def strip_update_marker(body: str) -> tuple[str, bool]:
     """The body without a leading or trailing "Updated at …" paragraph, and whether one was there."""
     paras = _PARA.split(body.strip())
@@ -213,16 +231,19 @@ def features(title: str | None, body: str | None) -> Features:
     stems_b = _stem(b.words)
     lead_stems = stems_t + stems_b[:LEAD_WORDS]
     title_set = _hashes(stems_t)
+    lead = _hashes(lead_stems)
     return Features(
         words=_hashes(stems_t + stems_b),
-        lead=_hashes(lead_stems),
+        lead=lead,
         title=title_set,
         numbers=_hashes(t.numbers + b.numbers),
         lead_numbers=_hashes(t.numbers + lb.numbers),
         # headlines are often in Title Case: names come from the body only
         names=_hashes(_stem(b.names)),
         lead_names=_hashes(_stem(lb.names)),
+        quoted=_hashes(_stem(_quoted_words(f"{title}\n{text}"))),
         signature=_signature(_hashes(stems_t + stems_b[:HEAD_WORDS])),
+        lead_signature=_signature(lead),
         title_signature=_signature(title_set),
         length=len(text.split()),
         update=marked,
