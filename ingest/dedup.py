@@ -3,7 +3,7 @@
 The exact layer (guid, canonical URL, fingerprint) lives in the pipeline's key lookup;
 this module owns the similarity layer. Each copy of a story that carried text has an
 entry: its features (ingest.minhash) persisted in `dedup_signatures` and, while it is
-inside the time window, indexed in memory by three MinHash LSH tables (the head: title and first
+inside the time window, indexed in memory by three MinHash LSH band tables (the head: title and first
 words, for briefs; the whole lead, for rewrites that reorder it; the title, for items that
 are only a headline). A query costs the same whatever the store's size: only the window is
 indexed, and LSH returns a handful of candidates that are then verified exactly.
@@ -26,13 +26,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHashLSH
 
 from db import dedup_store
 from db.clock import parse_iso
 from db.store import Store
 from db.writer import Writer
-from ingest.minhash import NUM_PERM, Features, features
+from ingest.minhash import Features, features
 
 log = logging.getLogger("wiredesk.dedup")
 
@@ -51,7 +50,7 @@ class DedupSettings:
     threshold: float = 0.5  # similarity at or above which two copies are one story
     update_threshold: float = 0.6  # a marked update may change numbers, but must be this close
     window: float = 3 * 86400.0  # seconds: copies further apart are never compared
-    max_entries: int = 200_000  # hard cap on the in-memory index
+    max_entries: int = 100_000  # hard cap on the in-memory index
     head_bands: tuple[int, int] = (42, 3)  # LSH (bands, rows) on title + first words
     lead_bands: tuple[int, int] = (42, 3)  # LSH (bands, rows) on title + the whole lead
     title_bands: tuple[int, int] = (16, 2)  # LSH (bands, rows) on the title words
@@ -128,6 +127,66 @@ def compare(a: Features, b: Features) -> Verdict:
     return Verdict(similarity, reason)
 
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+class BandIndex:
+    """LSH buckets: the MinHash signature cut into `bands` bands of `rows` values, each
+    band hashed to one 64-bit key; copies sharing any key are candidates.
+
+    Written here rather than using datasketch's MinHashLSH because its dict storage
+    (a set per bucket, a bytes key per band) measured ~30 KB per copy with our 100 bands;
+    this plain dict of int keys holds ~9 KB. datasketch still computes the signatures."""
+
+    def __init__(self, bands: int, rows: int) -> None:
+        self.bands, self.rows = bands, rows
+        self._buckets: dict[int, int | list[int]] = {}
+        self._salt = np.arange(self.bands, dtype=np.uint64)
+
+    def keys(self, signature: np.ndarray) -> list[int]:
+        m = signature[: self.bands * self.rows].astype(np.uint64).reshape(self.bands, self.rows)
+        h = self._salt.copy()
+        for r in range(self.rows):  # array arithmetic wraps modulo 2**64, as a hash should
+            h = h * _MIX + m[:, r]
+        keys: list[int] = h.tolist()
+        return keys
+
+    def insert(self, entry_id: int, signature: np.ndarray) -> None:
+        buckets = self._buckets
+        for k in self.keys(signature):
+            held = buckets.get(k)
+            if held is None:
+                buckets[k] = entry_id
+            elif isinstance(held, int):
+                buckets[k] = [held, entry_id]
+            else:
+                held.append(entry_id)
+
+    def remove(self, entry_id: int, signature: np.ndarray) -> None:
+        buckets = self._buckets
+        for k in self.keys(signature):
+            held = buckets.get(k)
+            if held == entry_id:
+                del buckets[k]
+            elif isinstance(held, list) and entry_id in held:
+                held.remove(entry_id)
+                if len(held) == 1:
+                    buckets[k] = held[0]
+
+    def query(self, signature: np.ndarray) -> set[int]:
+        found: set[int] = set()
+        buckets = self._buckets
+        for k in self.keys(signature):
+            held = buckets.get(k)
+            if held is None:
+                continue
+            if isinstance(held, int):
+                found.add(held)
+            else:
+                found.update(held)
+        return found
+
+
 def _expands(new: Features, old: Features) -> bool:
     """Is `new` a longer version of `old` (a flash followed by the full story)?"""
     if new.length <= old.length or not len(old.words):
@@ -141,9 +200,9 @@ class Deduplicator:
     def __init__(self, settings: DedupSettings | None = None) -> None:
         self.settings = settings or DedupSettings()
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
-        self._head = MinHashLSH(num_perm=NUM_PERM, params=self.settings.head_bands)
-        self._lead = MinHashLSH(num_perm=NUM_PERM, params=self.settings.lead_bands)
-        self._title = MinHashLSH(num_perm=NUM_PERM, params=self.settings.title_bands)
+        self._head = BandIndex(*self.settings.head_bands)
+        self._lead = BandIndex(*self.settings.lead_bands)
+        self._title = BandIndex(*self.settings.title_bands)
         self._pending: list[int] = []  # entries added in the open transaction
         self.loaded = False
 
@@ -220,10 +279,10 @@ class Deduplicator:
             return None
         candidates: set[int] = set()
         if len(f.lead):
-            candidates.update(self._head.query(f.minhash()))
-            candidates.update(self._lead.query(f.lead_minhash()))
+            candidates.update(self._head.query(f.signature))
+            candidates.update(self._lead.query(f.lead_signature))
         if len(f.title) >= MIN_TITLE_WORDS:
-            candidates.update(self._title.query(f.title_minhash()))
+            candidates.update(self._title.query(f.title_signature))
         best: Match | None = None
         threshold = self.settings.threshold
         for entry_id in candidates:
@@ -301,22 +360,23 @@ class Deduplicator:
         if entry_id in self._entries:
             return
         self._entries[entry_id] = e
-        if len(e.features.lead):
-            self._head.insert(entry_id, e.features.minhash(), check_duplication=False)
-            self._lead.insert(entry_id, e.features.lead_minhash(), check_duplication=False)
-        if len(e.features.title) >= MIN_TITLE_WORDS:
-            self._title.insert(entry_id, e.features.title_minhash(), check_duplication=False)
+        f = e.features
+        if len(f.lead):
+            self._head.insert(entry_id, f.signature)
+            self._lead.insert(entry_id, f.lead_signature)
+        if len(f.title) >= MIN_TITLE_WORDS:
+            self._title.insert(entry_id, f.title_signature)
 
     def _unindex(self, entry_id: int) -> None:
         e = self._entries.pop(entry_id, None)
         if e is None:
             return
-        if entry_id in self._head.keys:
-            self._head.remove(entry_id)
-        if entry_id in self._lead.keys:
-            self._lead.remove(entry_id)
-        if entry_id in self._title.keys:
-            self._title.remove(entry_id)
+        f = e.features
+        if len(f.lead):
+            self._head.remove(entry_id, f.signature)
+            self._lead.remove(entry_id, f.lead_signature)
+        if len(f.title) >= MIN_TITLE_WORDS:
+            self._title.remove(entry_id, f.title_signature)
 
     def _evict(self, now: float) -> None:
         cutoff = now - self.settings.window
@@ -328,9 +388,9 @@ class Deduplicator:
 
     def _clear(self) -> None:
         self._entries.clear()
-        self._head = MinHashLSH(num_perm=NUM_PERM, params=self.settings.head_bands)
-        self._lead = MinHashLSH(num_perm=NUM_PERM, params=self.settings.lead_bands)
-        self._title = MinHashLSH(num_perm=NUM_PERM, params=self.settings.title_bands)
+        self._head = BandIndex(*self.settings.head_bands)
+        self._lead = BandIndex(*self.settings.lead_bands)
+        self._title = BandIndex(*self.settings.title_bands)
         self._pending.clear()
 
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 import Stemmer
 import xxhash
-from datasketch import LeanMinHash, MinHash
+from datasketch import MinHash
 
 NUM_PERM = 128
 LEAD_WORDS = 80  # content words of title + lead that feed the signature
@@ -78,15 +78,6 @@ class Features:
     title_signature: np.ndarray  # MinHash of `title`
     length: int  # words in the text
     update: bool  # carries an "Updated at …" / "CORRECTED" style marker
-
-    def minhash(self) -> LeanMinHash:
-        return LeanMinHash(seed=1, hashvalues=self.signature, scheme=_SCHEME)
-
-    def lead_minhash(self) -> LeanMinHash:
-        return LeanMinHash(seed=1, hashvalues=self.lead_signature, scheme=_SCHEME)
-
-    def title_minhash(self) -> LeanMinHash:
-        return LeanMinHash(seed=1, hashvalues=self.title_signature, scheme=_SCHEME)
 
     def pack(self) -> bytes:
         """Compact bytes for the `dedup_signatures` table."""

@@ -43,6 +43,17 @@ def _desk(ctx: click.Context) -> Any:
         ctx.exit(1)
 
 
+def _article(ctx: click.Context, article_id: int) -> tuple[Any, sqlite3.Connection, sqlite3.Row]:
+    """The desk, a reader and the article's row; exit 2 when there is no such article."""
+    desk = _desk(ctx)
+    conn = desk.store.reader()
+    row = queries.article(conn, article_id)
+    if row is None:
+        click.echo(f"error: no article with id {article_id}", err=True)
+        ctx.exit(EXIT_BAD_CONFIG)
+    return desk, conn, row
+
+
 def _handles_store_errors(fn: F) -> F:
     @wraps(fn)
     def inner(*args: Any, **kwargs: Any) -> Any:
@@ -215,12 +226,7 @@ def status(ctx: click.Context) -> None:
 @_handles_store_errors
 def sightings(ctx: click.Context, article_id: int, as_json: bool) -> None:
     """Every copy of article ARTICLE_ID that was taken in, how it matched and why."""
-    desk = _desk(ctx)
-    conn = desk.store.reader()
-    row = queries.article(conn, article_id)
-    if row is None:
-        click.echo(f"error: no article with id {article_id}", err=True)
-        ctx.exit(EXIT_BAD_CONFIG)
+    desk, conn, row = _article(ctx, article_id)
     rows = queries.sightings(conn, article_id)
     rep = row["rep_sighting"] if row["rep_sighting"] is not None else rows[0]["id"]
     if as_json:
@@ -264,12 +270,7 @@ def topics(ctx: click.Context) -> None:
 @_handles_store_errors
 def topics_explain(ctx: click.Context, article_id: int) -> None:
     """Why article ARTICLE_ID is (or is not) in each topic: terms, weights, fields, threshold."""
-    desk = _desk(ctx)
-    conn = desk.store.reader()
-    row = queries.article(conn, article_id)
-    if row is None:
-        click.echo(f"error: no article with id {article_id}", err=True)
-        ctx.exit(EXIT_BAD_CONFIG)
+    desk, conn, row = _article(ctx, article_id)
     stored = queries.article_topics(conn, article_id)
     lead, _, rest = (row["body"] or "").partition("\n\n")
     click.echo(f"article {article_id}: {row['title']}")

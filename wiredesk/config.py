@@ -121,7 +121,7 @@ class DedupConfig(_Strict):
     threshold: float = Field(0.5, gt=0, le=1)  # similarity that makes two copies one story
     update_threshold: float = Field(0.6, gt=0, le=1)  # a marked update may change numbers
     window: Duration = 3 * 86400.0  # copies further apart in time are never compared
-    max_entries: int = Field(200_000, ge=100)  # cap on the in-memory index (bounded memory)
+    max_entries: int = Field(100_000, ge=100)  # cap on the in-memory index (bounded memory)
     prefer: list[Literal["agency", "earliest", "longest"]] = ["agency", "earliest", "longest"]
 
     @field_validator("prefer")
