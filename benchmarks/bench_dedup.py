@@ -12,7 +12,8 @@ persisting the new entry in the same transaction as the pipeline does.
     python benchmarks/bench_dedup.py 10000 100000    # chosen sizes
 
 Prints per size: generation time, index load time, copies in the window, memory of the
-index (tracemalloc) and per-article time of each step, with the ratio to the first size.
+index (tracemalloc) and per-article time of each step (the fastest of ROUNDS rounds,
+interleaved across sizes, each rolled back), with the ratio to the first size.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from db import Store, dedup_store  # noqa: E402
+from db import Store  # noqa: E402
 from ingest.dedup import Deduplicator, DedupSettings  # noqa: E402
-from ingest.minhash import Features, features  # noqa: E402
+from ingest.minhash import features  # noqa: E402
 
 RATE = 2000  # articles per day
 WINDOW_DAYS = 3
 NEW = 1000  # articles timed per size
+ROUNDS = 3  # timed rounds per size; the fastest counts (other processes share the cores)
 POOL = 8000  # distinct generated texts (the window holds RATE * WINDOW_DAYS of them)
 SIZES = (10_000, 100_000, 1_000_000)
 
@@ -127,71 +129,73 @@ def generate(path: Path, n: int, pool: list[bytes], now: float) -> float:
     return time.perf_counter() - t0
 
 
-def measure(
-    n: int, gen: TextGen, pool_feats: list[Features], fresh: list[tuple[str, str]]
+def measure(path: Path, n: int, fresh: list[tuple[str, str]], now: float) -> dict[str, float]:
+    """Open the store as after a restart, load the window, time one round of the stage."""
+    gc.collect()
+    store = Store(path)
+    dedup = Deduplicator(DedupSettings(window=WINDOW_DAYS * 86400.0))
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    loaded = dedup.load(store)
+    load_s = time.perf_counter() - t0
+    index_mb = tracemalloc.get_traced_memory()[0] / 1e6
+    tracemalloc.stop()
+    timed = _timed_round(store, dedup, fresh, n, now)
+    store.close()
+    return {"n": n, "load_s": load_s, "window": loaded, "index_mb": index_mb, **timed}
+
+
+class _Undo(Exception):
+    """Raised to roll a timed round back, so every round starts from the same store."""
+
+
+def _timed_round(
+    store: Store, dedup: Deduplicator, fresh: list[tuple[str, str]], n: int, now: float
 ) -> dict[str, float]:
-    now = time.time()
-    pool = [f.pack() for f in pool_feats]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.db"
-        gen_s = generate(path, n, pool, now)
-        gc.collect()
-        store = Store(path)
-        dedup = Deduplicator(DedupSettings(window=WINDOW_DAYS * 86400.0))
-        tracemalloc.start()
-        t0 = time.perf_counter()
-        loaded = dedup.load(store)
-        load_s = time.perf_counter() - t0
-        index_mb = tracemalloc.get_traced_memory()[0] / 1e6
-        tracemalloc.stop()
-        t_feat = t_find = t_add = 0.0
-        matched = 0
-        next_id = n + 1
-        for start in range(0, len(fresh), 50):
-            with store.write() as w:
-                for title, body in fresh[start : start + 50]:
-                    a = time.perf_counter()
-                    f = features(title, body)
-                    b = time.perf_counter()
-                    m = dedup.find(f, now, "en", "bench")
-                    c = time.perf_counter()
-                    matched += m is not None
-                    if m is None:  # a new article row: pipeline work, not timed
-                        w.conn.execute(
-                            """INSERT INTO articles (id, guid, title, published, updated,
-                                 source, fingerprint, first_seen) VALUES (?,?,?,?,?,?,?,?)""",
-                            (
-                                next_id,
-                                f"urn:new:{next_id}",
-                                title,
-                                _iso(now),
-                                _iso(now),
-                                "bench",
-                                f"fpn{next_id}",
-                                _iso(now),
-                            ),
-                        )
-                        aid = next_id
-                        next_id += 1
-                    else:
-                        aid = m.article_id
-                    d = time.perf_counter()
-                    dedup.add(w, aid, None, f, _iso(now), True, "en", "bench")
-                    e = time.perf_counter()
-                    t_feat += b - a
-                    t_find += c - b
-                    t_add += e - d
-            dedup.commit()
-        counts = dedup_store.signature_counts(store.reader())
-        store.close()
+    """The dedup stage for every fresh article, in one write transaction that is then
+    rolled back (with the index entries it added)."""
+    t_feat = t_find = t_add = 0.0
+    matched = 0
+    next_id = n + 1
+    try:
+        with store.write() as w:
+            for title, body in fresh:
+                a = time.perf_counter()
+                f = features(title, body)
+                b = time.perf_counter()
+                m = dedup.find(f, now, "en", "bench")
+                c = time.perf_counter()
+                matched += m is not None
+                if m is None:  # a new article row: pipeline work, not timed
+                    w.conn.execute(
+                        """INSERT INTO articles (id, guid, title, published, updated,
+                             source, fingerprint, first_seen) VALUES (?,?,?,?,?,?,?,?)""",
+                        (
+                            next_id,
+                            f"urn:new:{next_id}",
+                            title,
+                            _iso(now),
+                            _iso(now),
+                            "bench",
+                            f"fpn{next_id}",
+                            _iso(now),
+                        ),
+                    )
+                    aid = next_id
+                    next_id += 1
+                else:
+                    aid = m.article_id
+                d = time.perf_counter()
+                dedup.add(w, aid, None, f, _iso(now), True, "en", "bench")
+                e = time.perf_counter()
+                t_feat += b - a
+                t_find += c - b
+                t_add += e - d
+            raise _Undo
+    except _Undo:
+        dedup.rollback()
     k = len(fresh)
     return {
-        "n": n,
-        "stored_entries": counts["entries"],
-        "gen_s": gen_s,
-        "load_s": load_s,
-        "window": loaded,
-        "index_mb": index_mb,
         "features_us": t_feat / k * 1e6,
         "find_us": t_find / k * 1e6,
         "add_us": t_add / k * 1e6,
@@ -211,17 +215,29 @@ def main(argv: list[str]) -> int:
     fresh = [gen.article() for _ in range(NEW - NEW // 10)]
     window_texts = texts[POOL - RATE * WINDOW_DAYS // 2 :]
     fresh += [gen.rewrite(*window_texts[i * 7 % len(window_texts)]) for i in range(NEW // 10)]
-    base: dict[str, float] | None = None
+    now = time.time()
+    pool = [f.pack() for f in pool_feats]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {n: Path(tmp) / f"store-{n}.db" for n in sizes}
+        gen_s = {n: generate(paths[n], n, pool, now) for n in sizes}
+        # rounds interleave the sizes, so a slow spell of the shared machine hits them all
+        # alike; the fastest round of each size counts
+        best: dict[int, dict[str, float]] = {}
+        for _ in range(ROUNDS):
+            for n in sizes:
+                r = measure(paths[n], n, fresh, now)
+                if n not in best or r["total_us"] < best[n]["total_us"]:
+                    best[n] = r
     print(
         f"{'stored':>9} {'gen s':>7} {'load s':>7} {'window':>7} {'index MB':>9} "
         f"{'features':>9} {'find':>7} {'add':>7} {'total us':>9} {'ratio':>6} {'matched':>8}"
     )
+    base = best[sizes[0]]
     for n in sizes:
-        r = measure(n, gen, pool_feats, fresh)
-        base = base or r
+        r = best[n]
         ratio = r["total_us"] / base["total_us"]
         print(
-            f"{n:>9} {r['gen_s']:>7.1f} {r['load_s']:>7.2f} {r['window']:>7} "
+            f"{n:>9} {gen_s[n]:>7.1f} {r['load_s']:>7.2f} {r['window']:>7} "
             f"{r['index_mb']:>9.1f} {r['features_us']:>9.0f} {r['find_us']:>7.0f} "
             f"{r['add_us']:>7.0f} {r['total_us']:>9.0f} {ratio:>6.2f} {r['matched']:>8}",
             flush=True,

@@ -97,13 +97,6 @@ def is_representative(conn: sqlite3.Connection, article_id: int, sighting_id: in
     return bool(rep == sighting_id or (rep is None and match == "new"))
 
 
-def signature_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    row = conn.execute(
-        "SELECT count(*), count(DISTINCT article_id) FROM dedup_signatures"
-    ).fetchone()
-    return {"entries": row[0], "articles": row[1]}
-
-
 def has_source(conn: sqlite3.Connection, article_id: int, source: str) -> bool:
     """Does the article already hold an item from `source`?"""
     return (

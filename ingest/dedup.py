@@ -278,11 +278,8 @@ class Deduplicator:
         if not len(f.lead) and not len(f.title):
             return None
         candidates: set[int] = set()
-        if len(f.lead):
-            candidates.update(self._head.query(f.signature))
-            candidates.update(self._lead.query(f.lead_signature))
-        if len(f.title) >= MIN_TITLE_WORDS:
-            candidates.update(self._title.query(f.title_signature))
+        for table, signature in self._tables(f):
+            candidates.update(table.query(signature))
         best: Match | None = None
         threshold = self.settings.threshold
         for entry_id in candidates:
@@ -360,23 +357,24 @@ class Deduplicator:
         if entry_id in self._entries:
             return
         self._entries[entry_id] = e
-        f = e.features
-        if len(f.lead):
-            self._head.insert(entry_id, f.signature)
-            self._lead.insert(entry_id, f.lead_signature)
-        if len(f.title) >= MIN_TITLE_WORDS:
-            self._title.insert(entry_id, f.title_signature)
+        for table, signature in self._tables(e.features):
+            table.insert(entry_id, signature)
 
     def _unindex(self, entry_id: int) -> None:
         e = self._entries.pop(entry_id, None)
         if e is None:
             return
-        f = e.features
+        for table, signature in self._tables(e.features):
+            table.remove(entry_id, signature)
+
+    def _tables(self, f: Features) -> list[tuple[BandIndex, np.ndarray]]:
+        """The LSH tables a copy belongs in, each with the signature it is filed under."""
+        out = []
         if len(f.lead):
-            self._head.remove(entry_id, f.signature)
-            self._lead.remove(entry_id, f.lead_signature)
+            out += [(self._head, f.signature), (self._lead, f.lead_signature)]
         if len(f.title) >= MIN_TITLE_WORDS:
-            self._title.remove(entry_id, f.title_signature)
+            out.append((self._title, f.title_signature))
+        return out
 
     def _evict(self, now: float) -> None:
         cutoff = now - self.settings.window

@@ -290,7 +290,6 @@ class Pipeline:
         current = Copy(rep["agency"], rep["published"], int(rep["length"]))
         new = Copy(p.art.agency, p.art.published, len(p.art.body or ""))
         if better(new, current, self.prefer):
-            dedup_store.pin_representative(w.conn, near.article_id, _first_sighting(w, rep))
             self._replace_text(w, near.article_id, sid, p, keys)
         return Outcome("near", near.article_id)
 
@@ -311,16 +310,6 @@ class Pipeline:
             match = str(row["match"])
         w.add_sighting(article_id, self._sighting(item, p, match, None, "content changed"))
         return Outcome("update", article_id)
-
-
-def _first_sighting(w: Writer, rep: sqlite3.Row) -> int:
-    """The sighting that made the article (`match = 'new'`), or the current representative."""
-    if rep["rep_sighting"] is not None:
-        return int(rep["rep_sighting"])
-    found = w.conn.execute(
-        "SELECT id FROM sightings WHERE article_id = ? ORDER BY id LIMIT 1", (rep["id"],)
-    ).fetchone()
-    return int(found[0])
 
 
 def _epoch(iso_text: str) -> float:
