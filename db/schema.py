@@ -119,15 +119,27 @@ def m0002_source_fetch_state(db: Database) -> None:
     )
 
 
-@migrations(name="0006_retention_tombstones")
-def m0006_retention_tombstones(db: Database) -> None:
+@migrations(name="0003_dedup")
+def m0003_dedup(db: Database) -> None:
     db.executescript(
         """
-        -- keys of pruned articles and their sightings: a pruned story never comes back
-        CREATE TABLE tombstones (
-            key TEXT PRIMARY KEY,               -- item:SOURCE NEWLINE ITEM_KEY, or an article key
-            pruned_at TEXT NOT NULL
-        ) WITHOUT ROWID;
+        -- one row per copy of a story that carried text: the near-duplicate layer's
+        -- features, so a restart reloads the index instead of forgetting it
+        CREATE TABLE dedup_signatures (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            sighting_id INTEGER,                -- the copy these features came from
+            source TEXT,                        -- the source of that copy
+            published TEXT,                     -- ISO 8601 UTC; null when the source gave none
+            seen_at TEXT NOT NULL,              -- when it entered the index (the window runs on it)
+            language TEXT,
+            features BLOB NOT NULL              -- ingest.minhash.Features.pack()
+        );
+        CREATE INDEX dedup_signatures_seen ON dedup_signatures(seen_at);
+        CREATE INDEX dedup_signatures_article ON dedup_signatures(article_id);
+
+        -- the sighting whose copy the article shows; null means the first one ('new')
+        ALTER TABLE articles ADD COLUMN rep_sighting INTEGER;
         """
     )
 
@@ -145,5 +157,18 @@ def m0004_reclassify_progress(db: Database) -> None:
             updated_at TEXT NOT NULL,
             finished_at TEXT                    -- null while a run is unfinished
         );
+        """
+    )
+
+
+@migrations(name="0006_retention_tombstones")
+def m0006_retention_tombstones(db: Database) -> None:
+    db.executescript(
+        """
+        -- keys of pruned articles and their sightings: a pruned story never comes back
+        CREATE TABLE tombstones (
+            key TEXT PRIMARY KEY,               -- item:SOURCE NEWLINE ITEM_KEY, or an article key
+            pruned_at TEXT NOT NULL
+        ) WITHOUT ROWID;
         """
     )

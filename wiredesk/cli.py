@@ -1,4 +1,4 @@
-"""The `wiredesk` command line: run, ingest, serve, export, search, status, topics, reclassify, check-config."""
+"""The `wiredesk` command line: run, ingest, serve, export, search, status, sightings, topics, reclassify, check-config."""
 
 from __future__ import annotations
 
@@ -41,6 +41,17 @@ def _desk(ctx: click.Context) -> Any:
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(1)
+
+
+def _article(ctx: click.Context, article_id: int) -> tuple[Any, sqlite3.Connection, sqlite3.Row]:
+    """The desk, a reader and the article's row; exit 2 when there is no such article."""
+    desk = _desk(ctx)
+    conn = desk.store.reader()
+    row = queries.article(conn, article_id)
+    if row is None:
+        click.echo(f"error: no article with id {article_id}", err=True)
+        ctx.exit(EXIT_BAD_CONFIG)
+    return desk, conn, row
 
 
 def _handles_store_errors(fn: F) -> F:
@@ -220,6 +231,42 @@ def status(ctx: click.Context) -> None:
         f"store: {t['articles']} articles, {t['sightings']} sightings, "
         f"{t['duplicates']} duplicates, {t['failures']} failures"
     )
+    m = queries.match_counts(conn)
+    click.echo(
+        f"dedup: {m.get('exact', 0)} exact, {m.get('near', 0)} near, "
+        f"{m.get('update', 0)} updates; {len(desk.dedup)} copies in the near-duplicate window"
+    )
+    desk.close()
+
+
+@cli.command()
+@click.argument("article_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per sighting")
+@click.pass_context
+@_handles_store_errors
+def sightings(ctx: click.Context, article_id: int, as_json: bool) -> None:
+    """Every copy of article ARTICLE_ID that was taken in, how it matched and why."""
+    desk, conn, row = _article(ctx, article_id)
+    rows = queries.sightings(conn, article_id)
+    rep = row["rep_sighting"] if row["rep_sighting"] is not None else rows[0]["id"]
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps({**dict(r), "shown": r["id"] == rep}, ensure_ascii=False))
+        desk.close()
+        return
+    click.echo(f"article {article_id}: {row['title']}")
+    click.echo(f"  guid {row['guid']}  updated {row['updated']}  first source {row['source']}")
+    for r in rows:
+        mark = "*" if r["id"] == rep else " "
+        sim = f"{r['similarity']:.2f}" if r["similarity"] is not None else "-"
+        click.echo(
+            f"{mark} {r['id']:>6}  {r['seen_at']}  {r['match']:<6} {sim:>5}  "
+            f"{r['source']:<16} {r['item_key']}"
+        )
+        detail = "; ".join(x for x in (r["reason"], r["url"]) if x)
+        if detail:
+            click.echo(f"          {detail}")
+    click.echo("* = the copy the published entry shows")
     desk.close()
 
 
@@ -252,12 +299,7 @@ def topics_explain(ctx: click.Context, article_id: int, as_json: bool) -> None:
 
     from ingest.reclassify import fields_of
 
-    desk = _desk(ctx)
-    conn = desk.store.reader()
-    row = queries.article(conn, article_id)
-    if row is None:
-        click.echo(f"error: no article with id {article_id}", err=True)
-        ctx.exit(EXIT_BAD_CONFIG)
+    desk, conn, row = _article(ctx, article_id)
     stored = queries.article_topics(conn, article_id)
     lead, rest = fields_of(row["body"])
     explanations = desk.matcher.explain(

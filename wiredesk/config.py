@@ -127,6 +127,23 @@ class FetchConfig(_Strict):
     adaptive: bool = False  # follow how often each feed really publishes
 
 
+class DedupConfig(_Strict):
+    """The near-duplicate layer (docs/dedup.md): threshold, time window, representative rule."""
+
+    threshold: float = Field(0.5, gt=0, le=1)  # similarity that makes two copies one story
+    update_threshold: float = Field(0.6, gt=0, le=1)  # a marked update may change numbers
+    window: Duration = 3 * 86400.0  # copies further apart in time are never compared
+    max_entries: int = Field(100_000, ge=100)  # cap on the in-memory index (bounded memory)
+    prefer: list[Literal["agency", "earliest", "longest"]] = ["agency", "earliest", "longest"]
+
+    @field_validator("prefer")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("each criterion may appear once")
+        return v
+
+
 class SourceConfig(_Strict):
     name: str = Field(min_length=1)
     url: str
@@ -206,6 +223,7 @@ class Config(_Strict):
     server: ServerConfig = ServerConfig()
     publish: PublishConfig = PublishConfig()
     fetch: FetchConfig = FetchConfig()
+    dedup: DedupConfig = DedupConfig()
     sources: list[SourceConfig] = []
     topics: dict[str, TopicConfig] = {}
 
