@@ -87,6 +87,7 @@ def _delete_articles(w: Writer, ids: list[int]) -> None:
     )
     for table, col in (
         ("article_topics", "article_id"),
+        ("dedup_signatures", "article_id"),
         ("sightings", "article_id"),
         ("article_keys", "article_id"),
         ("articles", "id"),

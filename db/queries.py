@@ -168,14 +168,23 @@ def _attach_topics_and_credits(conn: sqlite3.Connection, entries: list[FeedEntry
         list(by_id),
     ):
         by_id[aid].topics.append(topic)
+    # every other copy is credited: duplicates, and the first copy when another one was
+    # chosen to represent the story (articles.rep_sighting); each outlet+link once
     for aid, src, url, match in conn.execute(
-        f"SELECT article_id, source, url, match FROM sightings WHERE article_id IN ({marks})"
-        " AND match IN ('exact', 'near') ORDER BY id",
+        f"""SELECT s.article_id, s.source, s.url, s.match FROM sightings s
+            JOIN articles a ON a.id = s.article_id
+            WHERE s.article_id IN ({marks}) AND s.match IN ('new', 'exact', 'near')
+              AND s.id != coalesce(a.rep_sighting,
+                    (SELECT min(f.id) FROM sightings f WHERE f.article_id = a.id))
+            ORDER BY s.id""",
         list(by_id),
     ):
         entry = by_id[aid]
-        if src != entry.source or url != entry.url:
-            entry.also.append(Credit(src, url, match))
+        if (src, url) == (entry.source, entry.url) or (url is not None and url == entry.url):
+            continue
+        if any((c.source, c.url) == (src, url) for c in entry.also):
+            continue
+        entry.also.append(Credit(src, url, match))
     urls = dict(conn.execute("SELECT name, url FROM sources"))
     for entry in entries:
         entry.source_url = urls.get(entry.source)
@@ -202,6 +211,13 @@ def sightings(conn: sqlite3.Connection, article_id: int) -> list[sqlite3.Row]:
     return conn.execute(
         "SELECT * FROM sightings WHERE article_id = ? ORDER BY id", (article_id,)
     ).fetchall()
+
+
+def match_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Sightings per match kind: new, exact, near, update."""
+    return {
+        r[0]: r[1] for r in conn.execute("SELECT match, count(*) FROM sightings GROUP BY match")
+    }
 
 
 def topic_counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -316,3 +332,12 @@ def item_keys_for_urls(
         ):
             out[r[0]] = r[1]
     return out
+
+
+def reclassify_resume_point(conn: sqlite3.Connection, rules_hash: str) -> int:
+    """The last article id an unfinished `reclassify` with these rules got to, else 0."""
+    row = conn.execute(
+        "SELECT last_id FROM reclassify_runs WHERE rules_hash = ? AND finished_at IS NULL",
+        (rules_hash,),
+    ).fetchone()
+    return int(row[0]) if row else 0

@@ -119,6 +119,48 @@ def m0002_source_fetch_state(db: Database) -> None:
     )
 
 
+@migrations(name="0003_dedup")
+def m0003_dedup(db: Database) -> None:
+    db.executescript(
+        """
+        -- one row per copy of a story that carried text: the near-duplicate layer's
+        -- features, so a restart reloads the index instead of forgetting it
+        CREATE TABLE dedup_signatures (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            sighting_id INTEGER,                -- the copy these features came from
+            source TEXT,                        -- the source of that copy
+            published TEXT,                     -- ISO 8601 UTC; null when the source gave none
+            seen_at TEXT NOT NULL,              -- when it entered the index (the window runs on it)
+            language TEXT,
+            features BLOB NOT NULL              -- ingest.minhash.Features.pack()
+        );
+        CREATE INDEX dedup_signatures_seen ON dedup_signatures(seen_at);
+        CREATE INDEX dedup_signatures_article ON dedup_signatures(article_id);
+
+        -- the sighting whose copy the article shows; null means the first one ('new')
+        ALTER TABLE articles ADD COLUMN rep_sighting INTEGER;
+        """
+    )
+
+
+@migrations(name="0004_reclassify_progress")
+def m0004_reclassify_progress(db: Database) -> None:
+    db.executescript(
+        """
+        -- one row per set of topic rules `wiredesk reclassify` has applied: an
+        -- interrupted run resumes after last_id when the rules are the same
+        CREATE TABLE reclassify_runs (
+            rules_hash TEXT PRIMARY KEY,        -- sha256 of the compiled topic rules
+            last_id INTEGER NOT NULL,           -- every article up to here is done
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT                    -- null while a run is unfinished
+        );
+        """
+    )
+
+
 @migrations(name="0006_retention_tombstones")
 def m0006_retention_tombstones(db: Database) -> None:
     db.executescript(

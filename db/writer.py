@@ -226,3 +226,20 @@ class Writer:
             "INSERT INTO failures (source, item_key, at, reason) VALUES (?,?,?,?)",
             (source, item_key, now_iso(), reason),
         )
+
+    # -- re-classification progress -------------------------------------------
+
+    def save_reclassify_progress(
+        self, rules_hash: str, last_id: int, *, finished: bool = False
+    ) -> None:
+        """Saved in the batch's own transaction, so progress is never ahead of the data."""
+        now = now_iso()
+        self.conn.execute(
+            """INSERT INTO reclassify_runs (rules_hash, last_id, started_at, updated_at,
+                 finished_at) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (rules_hash) DO UPDATE SET last_id = excluded.last_id,
+                 started_at = CASE WHEN finished_at IS NULL THEN started_at
+                                   ELSE excluded.started_at END,
+                 updated_at = excluded.updated_at, finished_at = excluded.finished_at""",
+            (rules_hash, last_id, now, now, now if finished else None),
+        )

@@ -52,8 +52,15 @@ def normalised_words(text: str) -> str:
     return _NON_WORD.sub(" ", text).strip()
 
 
+# Below this many words a text is a blurb (a teaser, a truncated description) that an
+# outlet may reuse under several headlines: the headline then belongs to its identity.
+BLURB_WORDS = 50
+
+
 def fingerprint(title: str | None, body: str | None) -> str:
     """SHA-256 of the normalised text: the same story re-sent with other whitespace,
     quotes or markup has the same fingerprint."""
-    basis = normalised_words(body or "") or normalised_words(title or "")
-    return hashlib.sha256(basis.encode("utf-8")).hexdigest()
+    words = normalised_words(body or "")
+    if len(words.split()) < BLURB_WORDS:
+        words = f"{normalised_words(title or '')} {words}".strip()
+    return hashlib.sha256(words.encode("utf-8")).hexdigest()

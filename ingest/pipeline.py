@@ -9,13 +9,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from db import ArticleData, SightingData, Store, Writer, iso
+from db import ArticleData, SightingData, Store, Writer, dedup_store, iso
 from db.writer import item_tombstone
-from ingest.dedup import Deduplicator
+from ingest.dedup import Deduplicator, Match
 from ingest.item import Item
 from ingest.language import detect_language
 from ingest.metrics import ITEMS
-from ingest.normalize import canonical_url, fingerprint
+from ingest.minhash import UPDATE_MARKER, Features, features
+from ingest.normalize import canonical_url, fingerprint, normalised_words
+from ingest.representative import DEFAULT_PREFER, Copy, better
 from ingest.text import html_to_text, make_title
 from ingest.topics import Matcher
 
@@ -72,48 +74,92 @@ def identity_keys(item: Item, canon: str | None, fp: str) -> list[str]:
     return keys
 
 
+@dataclass
+class _Prepared:
+    """An item made ready for the store, with what the near-duplicate layer needs."""
+
+    art: ArticleData
+    feats: Features
+    dated: bool  # the source gave a usable date
+    content_hash: str
+
+
 class Pipeline:
-    def __init__(self, store: Store, matcher: Matcher, dedup: Deduplicator | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        matcher: Matcher,
+        dedup: Deduplicator | None = None,
+        *,
+        prefer: tuple[str, ...] = DEFAULT_PREFER,
+    ) -> None:
         self.store = store
         self.matcher = matcher
-        self.dedup = dedup or Deduplicator()
+        self.dedup = dedup if dedup is not None else Deduplicator()
+        self.prefer = prefer
+        if not self.dedup.loaded:
+            self.dedup.load(store)
 
     def ingest(self, items: list[Item]) -> list[Outcome]:
         """Store a batch in one write transaction; a failing item is recorded, not raised."""
         if not items:
             return []
         outcomes: list[Outcome] = []
-        with self.store.write() as w:
-            for item in items:
-                try:
-                    outcome = self._one(w, item)
-                except sqlite3.DatabaseError:
-                    # the store itself failed (disk full, I/O): roll the whole batch
-                    # back so its input is kept and retried, never half-recorded
-                    raise
-                except Exception as exc:  # one bad item must not sink the batch
-                    reason = f"{type(exc).__name__}: {exc}"
-                    log.exception("event=item_failed source=%s item=%s", item.source, item.item_key)
-                    w.record_failure(item.source, item.item_key, reason)
-                    outcome = Outcome("failed", reason=reason)
-                outcomes.append(outcome)
+        try:
+            with self.store.write() as w:
+                for item in items:
+                    outcomes.append(self._guarded(w, item))
+        except BaseException:
+            self.dedup.rollback()
+            raise
+        self.dedup.commit()
         for item, outcome in zip(items, outcomes, strict=True):
             ITEMS.labels(item.source, outcome.kind).inc()
         return outcomes
 
-    def _prepare(self, item: Item, now: datetime) -> ArticleData:
+    def _guarded(self, w: Writer, item: Item) -> Outcome:
+        """One item inside a savepoint, so a failure leaves nothing half-written behind."""
+        mark = self.dedup.mark()
+        w.conn.execute("SAVEPOINT item")
+        try:
+            outcome = self._one(w, item)
+        except sqlite3.DatabaseError:
+            # the store itself failed (disk full, I/O): the whole batch rolls back so
+            # its input is kept and retried, never half-recorded
+            raise
+        except Exception as exc:  # one bad item must not sink the batch
+            w.conn.execute("ROLLBACK TO SAVEPOINT item")
+            w.conn.execute("RELEASE SAVEPOINT item")
+            self.dedup.rollback(mark)
+            reason = f"{type(exc).__name__}: {exc}"
+            log.exception("event=item_failed source=%s item=%s", item.source, item.item_key)
+            w.record_failure(item.source, item.item_key, reason)
+            return Outcome("failed", reason=reason)
+        w.conn.execute("RELEASE SAVEPOINT item")
+        return outcome
+
+    def _prepare(self, item: Item, now: datetime) -> _Prepared:
         body = item.body
         if not body and item.content_html:
             body = html_to_text(item.content_html)
         if not body and item.summary:
             body = html_to_text(item.summary)
-        title = (item.title or "").strip() or make_title(body or "") or "(untitled)"
+        title = (item.title or "").strip()
+        if body and (not title or UPDATE_MARKER.match(title)):
+            # a title made from an "Updated at 14:30 with …" line says nothing: take the
+            # next paragraph's first sentence
+            paras = [p for p in body.split("\n\n") if p.strip()]
+            while paras and UPDATE_MARKER.match(paras[0]) and len(paras) > 1:
+                paras = paras[1:]
+            title = make_title(paras[0]) if paras else title
+        title = title or make_title(body or "") or "(untitled)"
         published = item.published
+        dated = published is not None and published <= now + FUTURE_TOLERANCE
         if published is None or published > now + FUTURE_TOLERANCE:
             published = now
         declared = (item.language or "").replace("_", "-").split("-")[0].strip().lower()
         language = declared or detect_language(f"{title}\n{(body or '')[:600]}")
-        return ArticleData(
+        art = ArticleData(
             guid=article_guid(item.source, item.item_key),
             title=title,
             summary=html_to_text(item.summary) if item.summary else None,
@@ -131,78 +177,180 @@ class Pipeline:
             language=language,
             subheads=item.subheads,
         )
+        content_hash = fingerprint(art.title, (art.body or "") + (art.summary or ""))
+        return _Prepared(art, features(art.title, art.body), dated, content_hash)
 
     def _classify(self, w: Writer, article_id: int, art: ArticleData) -> None:
         body = art.body or ""
         lead, _, rest = body.partition("\n\n")
-        w.set_topics(article_id, self.matcher.classify(art.title, lead, rest))
+        hits = self.matcher.classify(
+            art.title, lead, rest, language=art.language, source=art.source
+        )
+        w.set_topics(article_id, hits)
+
+    def _index(self, w: Writer, article_id: int, sighting_id: int | None, p: _Prepared) -> None:
+        self.dedup.add(
+            w,
+            article_id,
+            sighting_id,
+            p.feats,
+            p.art.published,
+            p.dated,
+            p.art.language,
+            p.art.source,
+        )
+
+    def _sighting(
+        self, item: Item, p: _Prepared, match: str, similarity: float | None, reason: str | None
+    ) -> SightingData:
+        return SightingData(
+            item.source, item.item_key, item.url, match, similarity, reason, p.content_hash
+        )
+
+    def _replace_text(
+        self, w: Writer, article_id: int, sighting_id: int, p: _Prepared, keys: list[str]
+    ) -> None:
+        """The article now shows this copy: its text, link and agency; guid stays."""
+        w.update_article(article_id, p.art, keys)
+        dedup_store.set_representative(
+            w.conn, article_id, sighting_id, p.art.url, p.art.canonical_url, p.art.published
+        )
+        self._classify(w, article_id, p.art)
 
     def _one(self, w: Writer, item: Item) -> Outcome:
         now = datetime.now(UTC)
-        art = self._prepare(item, now)
-        content_hash = fingerprint(art.title, (art.body or "") + (art.summary or ""))
+        p = self._prepare(item, now)
+        art = p.art
         seen = w.sighting(item.source, item.item_key)
         if seen is not None:
-            if seen["content_hash"] == content_hash:
-                return Outcome("unchanged", seen["article_id"])
-            article_id = int(seen["article_id"])
-            if seen["match"] in ("new", "update"):
-                w.update_article(article_id, art, [f"fp:{art.fingerprint}"])
-                self._classify(w, article_id, art)
-                self.dedup.forget(article_id)
-                self.dedup.add(article_id, art)
-            w.add_sighting(
-                article_id,
-                SightingData(
-                    item.source,
-                    item.item_key,
-                    item.url,
-                    "update",
-                    reason="content changed",
-                    content_hash=content_hash,
-                ),
-            )
-            return Outcome("update", article_id)
+            return self._seen_again(w, item, p, seen)
 
         keys = identity_keys(item, art.canonical_url, art.fingerprint)
         if w.tombstoned([item_tombstone(item.source, item.item_key), *keys]):
             # retention pruned this story: it must never come back
             return Outcome("pruned")
-        existing = w.article_for_keys(keys)
+        existing, key_kind = self._exact(w, item, art.title, keys)
         if existing is not None:
-            key_kind = next(k for k in keys if w.article_for_keys([k]) == existing).split(":")[0]
+            same_text = w.article_for_keys([f"fp:{art.fingerprint}"]) == existing
+            if not same_text and p.feats.update:
+                # the same guid/link re-issued with an update marker: new text, same entry
+                sid = w.add_sighting(
+                    existing, self._sighting(item, p, "update", None, f"same {key_kind}; marked")
+                )
+                self._replace_text(w, existing, sid, p, keys)
+                self._index(w, existing, sid, p)
+                return Outcome("update", existing)
             w.add_keys(existing, keys)
-            w.add_sighting(
-                existing,
-                SightingData(
-                    item.source,
-                    item.item_key,
-                    item.url,
-                    "exact",
-                    1.0,
-                    f"same {key_kind}",
-                    content_hash,
-                ),
-            )
+            w.add_sighting(existing, self._sighting(item, p, "exact", 1.0, f"same {key_kind}"))
             return Outcome("exact", existing)
 
-        near = self.dedup.find(w, art)
+        near = self._find_near(w, p)
         if near is not None:
-            near_id, similarity, why = near
-            w.add_keys(near_id, keys)
-            w.add_sighting(
-                near_id,
-                SightingData(
-                    item.source, item.item_key, item.url, "near", similarity, why, content_hash
-                ),
-            )
-            return Outcome("near", near_id)
+            outcome = self._near(w, item, p, keys, near)
+            if outcome is not None:
+                return outcome
 
         article_id = w.insert_article(art, keys)
         self._classify(w, article_id, art)
-        w.add_sighting(
-            article_id,
-            SightingData(item.source, item.item_key, item.url, "new", content_hash=content_hash),
-        )
-        self.dedup.add(article_id, art)
+        sid = w.add_sighting(article_id, self._sighting(item, p, "new", None, None))
+        self._index(w, article_id, sid, p)
         return Outcome("new", article_id)
+
+    @staticmethod
+    def _exact(w: Writer, item: Item, title: str, keys: list[str]) -> tuple[int | None, str]:
+        """The article an exact key names, and the key's kind. Against an article the same
+        source already gave under another identity, a shared link is not enough (blogs
+        and wires tell items apart by fragment, `page.html#a0306`, which canonical URLs
+        drop), and neither is shared text under another headline (template posts)."""
+        for key in keys:
+            found = w.article_for_keys([key])
+            if found is None:
+                continue
+            kind = key.split(":", 1)[0]
+            if kind in ("url", "fp") and dedup_store.has_source(w.conn, found, item.source):
+                if kind == "url":
+                    continue
+                stored = w.conn.execute(
+                    "SELECT title FROM articles WHERE id = ?", (found,)
+                ).fetchone()
+                if stored and normalised_words(stored[0]) != normalised_words(title):
+                    continue
+            return found, kind
+        return None, ""
+
+    def _find_near(self, w: Writer, p: _Prepared) -> Match | None:
+        """The near match, skipping stories that already hold another item of this source:
+        an outlet does not carry the same story twice except as a re-issue."""
+        exclude: set[int] = set()
+        for _ in range(3):
+            near = self.dedup.find(
+                p.feats,
+                _epoch(p.art.published) if p.dated else None,
+                p.art.language,
+                p.art.source,
+                allow_conflict_above=(
+                    self.dedup.settings.update_threshold if p.feats.update else None
+                ),
+                exclude=exclude,
+            )
+            if near is None or near.same_source or p.feats.update:
+                return near
+            if not dedup_store.has_source(w.conn, near.article_id, p.art.source):
+                return near
+            exclude.add(near.article_id)
+        return None
+
+    def _near(
+        self, w: Writer, item: Item, p: _Prepared, keys: list[str], near: Match
+    ) -> Outcome | None:
+        rep = dedup_store.representative(w.conn, near.article_id)
+        if rep is None:  # the entry outlived its article
+            return None
+        same_origin = item.source == rep["source"] or bool(
+            p.art.agency and rep["agency"] and p.art.agency.casefold() == rep["agency"].casefold()
+        )
+        if near.same_source and not (p.feats.update or not (item.guid or item.url)):
+            # a feed item with its own guid or link is its own item: a same-outlet look-alike
+            # (BondiBlock, PhonoBlock, ...) is a template story, not a re-issue, unless marked
+            return None
+        if near.same_source or (p.feats.update and same_origin):
+            sid = w.add_sighting(
+                near.article_id, self._sighting(item, p, "update", near.similarity, near.reason)
+            )
+            self._replace_text(w, near.article_id, sid, p, keys)
+            self._index(w, near.article_id, sid, p)
+            return Outcome("update", near.article_id)
+        if near.conflict:
+            return None  # a conflict is forgiven only to a marked update from the same origin
+        sid = w.add_sighting(
+            near.article_id, self._sighting(item, p, "near", near.similarity, near.reason)
+        )
+        w.add_keys(near.article_id, keys)
+        self._index(w, near.article_id, sid, p)
+        current = Copy(rep["agency"], rep["published"], int(rep["length"]))
+        new = Copy(p.art.agency, p.art.published, len(p.art.body or ""))
+        if better(new, current, self.prefer):
+            self._replace_text(w, near.article_id, sid, p, keys)
+        return Outcome("near", near.article_id)
+
+    def _seen_again(self, w: Writer, item: Item, p: _Prepared, row: sqlite3.Row) -> Outcome:
+        """The same item from the same source again: unchanged, or its text changed."""
+        if row["content_hash"] == p.content_hash:
+            return Outcome("unchanged", row["article_id"])
+        article_id = int(row["article_id"])
+        sighting_id = int(row["id"])
+        if dedup_store.is_representative(w.conn, article_id, sighting_id):
+            dedup_store.pin_representative(w.conn, article_id, sighting_id)
+            w.update_article(article_id, p.art, [f"fp:{p.art.fingerprint}"])
+            self._classify(w, article_id, p.art)
+            self._index(w, article_id, sighting_id, p)
+            match = "update"
+        else:
+            # another outlet's copy changed: it still credits the same story
+            match = str(row["match"])
+        w.add_sighting(article_id, self._sighting(item, p, match, None, "content changed"))
+        return Outcome("update", article_id)
+
+
+def _epoch(iso_text: str) -> float:
+    return datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp()

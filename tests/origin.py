@@ -38,6 +38,80 @@ class Route:
     endless: bool = False  # after the body, stream 64 KB chunks of it forever
 
 
+_VOCAB = [
+    *[
+        "copper",
+        "wheat",
+        "drone",
+        "frigate",
+        "embassy",
+        "ceasefire",
+        "referendum",
+        "inflation",
+        "budget",
+        "typhoon",
+    ],
+    *[
+        "monastery",
+        "highway",
+        "lithium",
+        "uranium",
+        "canal",
+        "vineyard",
+        "shipyard",
+        "observatory",
+        "dam",
+    ],
+    *[
+        "protest",
+        "sanctions",
+        "tunnel",
+        "ferry",
+        "cathedral",
+        "marathon",
+        "archive",
+        "laboratory",
+        "quarry",
+    ],
+    "army",
+    "border",
+    "summit",
+    "treaty",
+    "minister",
+    "parliament",
+    "drought",
+    "harvest",
+    "election",
+    "court",
+    "bank",
+    "railway",
+    "pipeline",
+    "festival",
+    "museum",
+    "vaccine",
+    "satellite",
+    "glacier",
+    "earthquake",
+    "tariff",
+    "strike",
+    "refinery",
+    "airport",
+    "bridge",
+    "university",
+    "hospital",
+    "orchestra",
+    "tournament",
+    "reservoir",
+    "census",
+]
+
+
+def _words(seed: str, n: int = 24) -> str:
+    """Distinct text per item, so generated items are different stories to dedup."""
+    digest = hashlib.sha256(seed.encode()).digest()
+    return " ".join(_VOCAB[b % len(_VOCAB)] for b in digest[:n])
+
+
 def rss(
     items: list[tuple[str, str, str | None]] | None = None,
     *,
@@ -67,7 +141,8 @@ def rss(
             + f"<title>{title}</title>"
             + (f"<link>{link}</link>" if link else "")
             + f"<pubDate>{date}</pubDate>"
-            + f"<description><![CDATA[<p>{title} body.</p>{filler}]]></description></item>"
+            + f"<description><![CDATA[<p>{title} body: {_words(title + (link or ''))}.</p>{filler}]]>"
+            "</description></item>"
         )
     parts.append("</channel></rss>\n")
     return "".join(parts).encode("utf-8")

@@ -107,7 +107,7 @@ def test_json_feed_carries_every_field(desk: Desk) -> None:
     kant = next(i for i in doc["items"] if "Kant" in i["title"])
     assert kant["_wiredesk"]["dateline"] == "BISHKEK"
     assert kant["_wiredesk"]["agency"] == "TASS"
-    assert sorted(kant["tags"]) == ["defense", "regional-security"]
+    assert {"defense", "regional-security"} <= set(kant["tags"])
     assert kant["date_published"].startswith("2023-10-12")
     dup = next(i for i in doc["items"] if i["title"].startswith("Military drills 1:"))
     assert dup["_wiredesk"]["also_reported_by"] == [

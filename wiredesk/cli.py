@@ -1,4 +1,4 @@
-"""The `wiredesk` command line: run, ingest, serve, export, search, status, topics, reclassify, check-config."""
+"""The `wiredesk` command line: run, ingest, serve, export, search, status, sightings, topics, reclassify, check-config."""
 
 from __future__ import annotations
 
@@ -41,6 +41,17 @@ def _desk(ctx: click.Context) -> Any:
     except StoreError as exc:
         click.echo(f"error: {exc}", err=True)
         ctx.exit(1)
+
+
+def _article(ctx: click.Context, article_id: int) -> tuple[Any, sqlite3.Connection, sqlite3.Row]:
+    """The desk, a reader and the article's row; exit 2 when there is no such article."""
+    desk = _desk(ctx)
+    conn = desk.store.reader()
+    row = queries.article(conn, article_id)
+    if row is None:
+        click.echo(f"error: no article with id {article_id}", err=True)
+        ctx.exit(EXIT_BAD_CONFIG)
+    return desk, conn, row
 
 
 def _handles_store_errors(fn: F) -> F:
@@ -220,6 +231,42 @@ def status(ctx: click.Context) -> None:
         f"store: {t['articles']} articles, {t['sightings']} sightings, "
         f"{t['duplicates']} duplicates, {t['failures']} failures"
     )
+    m = queries.match_counts(conn)
+    click.echo(
+        f"dedup: {m.get('exact', 0)} exact, {m.get('near', 0)} near, "
+        f"{m.get('update', 0)} updates; {len(desk.dedup)} copies in the near-duplicate window"
+    )
+    desk.close()
+
+
+@cli.command()
+@click.argument("article_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per sighting")
+@click.pass_context
+@_handles_store_errors
+def sightings(ctx: click.Context, article_id: int, as_json: bool) -> None:
+    """Every copy of article ARTICLE_ID that was taken in, how it matched and why."""
+    desk, conn, row = _article(ctx, article_id)
+    rows = queries.sightings(conn, article_id)
+    rep = row["rep_sighting"] if row["rep_sighting"] is not None else rows[0]["id"]
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps({**dict(r), "shown": r["id"] == rep}, ensure_ascii=False))
+        desk.close()
+        return
+    click.echo(f"article {article_id}: {row['title']}")
+    click.echo(f"  guid {row['guid']}  updated {row['updated']}  first source {row['source']}")
+    for r in rows:
+        mark = "*" if r["id"] == rep else " "
+        sim = f"{r['similarity']:.2f}" if r["similarity"] is not None else "-"
+        click.echo(
+            f"{mark} {r['id']:>6}  {r['seen_at']}  {r['match']:<6} {sim:>5}  "
+            f"{r['source']:<16} {r['item_key']}"
+        )
+        detail = "; ".join(x for x in (r["reason"], r["url"]) if x)
+        if detail:
+            click.echo(f"          {detail}")
+    click.echo("* = the copy the published entry shows")
     desk.close()
 
 
@@ -232,52 +279,112 @@ def topics(ctx: click.Context) -> None:
         return
     desk = _desk(ctx)
     counts = queries.topic_counts(desk.store.reader())
-    for tid, t in desk.config.topics.items():
-        click.echo(f"{tid:<24} {counts.get(tid, 0):>7}  {t.title or ''}")
+    click.echo(f"{'topic':<24} {'articles':>8} {'threshold':>9} {'terms':>6}  title")
+    for rule in desk.matcher.rules.values():
+        click.echo(
+            f"{rule.id:<24} {counts.get(rule.id, 0):>8} {rule.threshold:>9g} "
+            f"{len(rule.terms):>6}  {rule.title or ''}"
+        )
     desk.close()
 
 
 @topics.command("explain")
 @click.argument("article_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="the explanation as one JSON object")
 @click.pass_context
 @_handles_store_errors
-def topics_explain(ctx: click.Context, article_id: int) -> None:
+def topics_explain(ctx: click.Context, article_id: int, as_json: bool) -> None:
     """Why article ARTICLE_ID is (or is not) in each topic: terms, weights, fields, threshold."""
-    desk = _desk(ctx)
-    conn = desk.store.reader()
-    row = queries.article(conn, article_id)
-    if row is None:
-        click.echo(f"error: no article with id {article_id}", err=True)
-        ctx.exit(EXIT_BAD_CONFIG)
+    from dataclasses import asdict
+
+    from ingest.reclassify import fields_of
+
+    desk, conn, row = _article(ctx, article_id)
     stored = queries.article_topics(conn, article_id)
-    lead, _, rest = (row["body"] or "").partition("\n\n")
+    lead, rest = fields_of(row["body"])
+    explanations = desk.matcher.explain(
+        row["title"], lead, rest, language=row["language"], source=row["source"]
+    )
+    if as_json:
+        out = {
+            "article": article_id,
+            "title": row["title"],
+            "language": row["language"],
+            "source": row["source"],
+            "stored": {t: {"score": s, "matched": m} for t, (s, m) in stored.items()},
+            "topics": [{**asdict(e), "matched": e.matched} for e in explanations],
+        }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        desk.close()
+        return
     click.echo(f"article {article_id}: {row['title']}")
-    for e in desk.matcher.explain(row["title"], lead, rest):
+    click.echo(f"language {row['language'] or 'unknown'}, source {row['source']}")
+    for e in explanations:
         mark = "IN " if e.assigned else "OUT"
-        click.echo(f"{mark} {e.topic}: {e.reason}" + (" (stored)" if e.topic in stored else ""))
+        if (e.topic in stored) != e.assigned:
+            note = " (stored differs: run `wiredesk reclassify`)"
+        else:
+            note = " (stored)" if e.topic in stored else ""
+        click.echo(f"{mark} {e.topic}: {e.reason}{note}")
+        fw = ", ".join(f"{f} x{w:g}" for f, w in e.field_weights.items())
+        click.echo(
+            f"      score {e.score:.2f} / threshold {e.threshold:g}; fields {fw};"
+            f" term lists {', '.join(e.languages)}"
+        )
         for h in e.hits:
             click.echo(
-                f"      {h.term!r:<28} weight {h.weight:+g} x {h.field:<5} = {h.contribution:+.2f}"
+                f"      {h.term!r:<32} {h.language:<3} weight {h.weight:+g} x {h.field:<5}"
+                f" = {h.contribution:+.2f}"
             )
+        if not e.hits:
+            click.echo("      no term of this topic occurs")
+        if e.required is not None:
+            click.echo(f"      required (one of): {e.required or 'none found'}")
+        if e.excluded:
+            click.echo(f"      excluded by: {e.excluded}")
+        if e.via:
+            click.echo(f"      via: {' + '.join(e.via)}")
     desk.close()
 
 
 @cli.command()
-@click.option("--dry-run", is_flag=True, help="show what would change, write nothing")
+@click.option("--dry-run", is_flag=True, help="show what would change (per topic), write nothing")
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="start from the first article, not where an interrupted run stopped",
+)
+@click.option(
+    "--batch",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 100000),
+    help="articles per transaction",
+)
 @click.pass_context
 @_handles_store_errors
-def reclassify(ctx: click.Context, dry_run: bool) -> None:
-    """Re-apply the current topic rules to every stored article (progress bar)."""
+def reclassify(ctx: click.Context, dry_run: bool, restart: bool, batch: int) -> None:
+    """Re-apply the current topic rules to every stored article (progress bar); resumable."""
     from ingest.reclassify import reclassify as run_reclassify
 
     desk = _desk(ctx)
-    total = desk.store.reader().execute("SELECT count(*) FROM articles").fetchone()[0]
-    with click.progressbar(length=total, label="reclassifying", file=sys.stderr) as bar:
-        changes = run_reclassify(desk.store, desk.matcher, dry_run=dry_run, progress=bar.update)
-    verb = "would change" if dry_run else "changed"
-    click.echo(f"{verb} {changes.articles} of {changes.scanned} articles")
-    for topic in sorted(set(changes.added) | set(changes.removed)):
-        click.echo(f"  {topic}: +{changes.added[topic]} -{changes.removed[topic]}")
+    conn = desk.store.reader()
+    start = 0 if restart else queries.reclassify_resume_point(conn, desk.matcher.fingerprint)
+    total = conn.execute("SELECT count(*) FROM articles WHERE id > ?", (start,)).fetchone()[0]
+    label = "checking" if dry_run else "reclassifying"
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        changes = run_reclassify(
+            desk.store,
+            desk.matcher,
+            dry_run=dry_run,
+            restart=restart,
+            batch=batch,
+            progress=bar.update,
+        )
+    for line in changes.lines(dry_run=dry_run):
+        click.echo(line)
+    if not dry_run:
+        desk.export()
     desk.close()
 
 

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from ingest.topics import DEFAULT_FIELD_WEIGHTS, TopicRule
+from ingest.rules import DEFAULT_FIELD_WEIGHTS, Also, RuleError, TopicRule, terms_from_config
 
 DEFAULT_PATH = "config.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -129,6 +129,23 @@ class FetchConfig(_Strict):
     adaptive: bool = False  # follow how often each feed really publishes
 
 
+class DedupConfig(_Strict):
+    """The near-duplicate layer (docs/dedup.md): threshold, time window, representative rule."""
+
+    threshold: float = Field(0.5, gt=0, le=1)  # similarity that makes two copies one story
+    update_threshold: float = Field(0.6, gt=0, le=1)  # a marked update may change numbers
+    window: Duration = 3 * 86400.0  # copies further apart in time are never compared
+    max_entries: int = Field(100_000, ge=100)  # cap on the in-memory index (bounded memory)
+    prefer: list[Literal["agency", "earliest", "longest"]] = ["agency", "earliest", "longest"]
+
+    @field_validator("prefer")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("each criterion may appear once")
+        return v
+
+
 class SourceConfig(_Strict):
     name: str = Field(min_length=1)
     url: str
@@ -143,14 +160,29 @@ class SourceConfig(_Strict):
         return v
 
 
+class TopicSourcesConfig(_Strict):
+    include: list[str] = []  # articles from these sources always file into the topic
+    exclude: list[str] = []  # ... and from these never
+
+
+class TopicAlsoConfig(_Strict):
+    topic: str  # an article in this topic joins too when it mentions one of `require`
+    require: list[str] = Field(min_length=1)
+
+
 class TopicConfig(_Strict):
+    """A topic's rule; the term syntax and the term checks live in ingest.rules."""
+
     title: str | None = None
     description: str | None = None
     threshold: float = Field(gt=0)
-    terms: dict[str, float] = Field(min_length=1)
+    # {term: weight} for every language, or {en: {term: weight}, ru: {...}, any: {...}}
+    terms: dict[str, Any] = Field(min_length=1)
     require: list[str] = []
     exclude: list[str] = []
     fields: dict[Literal["title", "lead", "body"], float] = {}
+    sources: TopicSourcesConfig = TopicSourcesConfig()
+    also: list[TopicAlsoConfig] = []
 
     @field_validator("terms", mode="before")
     @classmethod
@@ -159,6 +191,30 @@ class TopicConfig(_Strict):
         if isinstance(v, list):
             return {str(t): 1.0 for t in v}
         return v
+
+    @field_validator("fields")
+    @classmethod
+    def _field_weights(cls, v: dict[str, float]) -> dict[str, float]:
+        if any(w < 0 for w in v.values()):
+            raise ValueError("field weights must be 0 or more")
+        return v
+
+    def rule(self, tid: str) -> TopicRule:
+        terms, flat = terms_from_config(self.terms)
+        return TopicRule(
+            id=tid,
+            threshold=self.threshold,
+            terms=terms,
+            title=self.title,
+            description=self.description,
+            require=list(self.require),
+            exclude=list(self.exclude),
+            field_weights={**DEFAULT_FIELD_WEIGHTS, **{str(k): v for k, v in self.fields.items()}},
+            sources_include=list(self.sources.include),
+            sources_exclude=list(self.sources.exclude),
+            also=[Also(a.topic, list(a.require)) for a in self.also],
+            flat_terms=flat,
+        )
 
 
 class Config(_Strict):
@@ -170,6 +226,7 @@ class Config(_Strict):
     server: ServerConfig = ServerConfig()
     publish: PublishConfig = PublishConfig()
     fetch: FetchConfig = FetchConfig()
+    dedup: DedupConfig = DedupConfig()
     sources: list[SourceConfig] = []
     topics: dict[str, TopicConfig] = {}
 
@@ -187,19 +244,7 @@ class Config(_Strict):
         return self
 
     def topic_rules(self) -> list[TopicRule]:
-        return [
-            TopicRule(
-                id=tid,
-                threshold=t.threshold,
-                terms=dict(t.terms),
-                title=t.title,
-                description=t.description,
-                require=list(t.require),
-                exclude=list(t.exclude),
-                field_weights={**DEFAULT_FIELD_WEIGHTS, **{str(k): v for k, v in t.fields.items()}},
-            )
-            for tid, t in self.topics.items()
-        ]
+        return [t.rule(tid) for tid, t in self.topics.items()]
 
 
 _MESSAGES = {
@@ -268,15 +313,12 @@ def parse_config(data: Any, base: Path) -> Config:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([_format(e) for e in exc.errors()]) from None
-    problems = []
     try:
         from ingest.topics import Matcher
 
         Matcher(cfg.topic_rules())
-    except ValueError as exc:
-        problems.append(f"topics: {exc}")
-    if problems:
-        raise ConfigError(problems)
+    except RuleError as exc:
+        raise ConfigError(exc.problems) from None
     return _resolve(cfg, base)
 
 

@@ -10,7 +10,7 @@ from db import Store
 from db.maintenance import prune
 from feeds.publish import Publisher, TopicInfo
 from feeds.websub import HubPinger
-from ingest.dedup import Deduplicator
+from ingest.dedup import Deduplicator, DedupSettings
 from ingest.dropfolder import SOURCE as DROPS_SOURCE
 from ingest.dropfolder import DropFolder, DropResult
 from ingest.fetcher import FetchSettings
@@ -54,7 +54,16 @@ class Desk:
         self.config = config
         self.store = store or Store(config.database)
         self.matcher = Matcher(config.topic_rules())
-        self.pipeline = Pipeline(self.store, self.matcher, Deduplicator())
+        d = config.dedup
+        self.dedup = Deduplicator(
+            DedupSettings(
+                threshold=d.threshold,
+                update_threshold=d.update_threshold,
+                window=d.window,
+                max_entries=d.max_entries,
+            )
+        )
+        self.pipeline = Pipeline(self.store, self.matcher, self.dedup, prefer=tuple(d.prefer))
         f = config.fetch
         self.poller = Poller(
             self.store,

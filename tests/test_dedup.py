@@ -1,0 +1,268 @@
+"""Exact and near duplicates through the real pipeline and store: sightings, updates,
+the representative copy, credits in the published feeds, restarts."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+from click.testing import CliRunner
+
+from ingest.item import Item
+from ingest.wire import parse_wire
+from tests.conftest import write_config
+from wiredesk.cli import cli
+from wiredesk.config import load_config
+from wiredesk.desk import Desk
+
+DATA = Path(__file__).parent / "data" / "dedup"
+
+
+def manifest() -> list[dict[str, str]]:
+    with (DATA / "manifest.tsv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def wire_item(name: str, source: str, **extra: object) -> Item:
+    """A file of our labelled set as the item its source would hand the pipeline."""
+    rows = {r["file"]: r for r in manifest()}
+    published = datetime.fromisoformat(rows[name]["published"].replace("Z", "+00:00"))
+    s = parse_wire((DATA / name).read_text(encoding="utf-8"), reference=published)
+    fields: dict[str, object] = {
+        "source": source,
+        "item_key": name,
+        "title": None if s.title_from_lead else s.title,
+        "body": s.body,
+        "published": s.published or published,
+        "agency": s.agency,
+        "dateline": s.dateline,
+    }
+    fields.update(extra)
+    return Item(**fields)  # type: ignore[arg-type]
+
+
+def db(desk: Desk) -> sqlite3.Connection:
+    conn = sqlite3.connect(desk.config.database)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def kinds(desk: Desk, *items: Item) -> list[str]:
+    return [o.kind for o in desk.pipeline.ingest(list(items))]
+
+
+# -- exact layer ----------------------------------------------------------------
+
+
+def test_url_guid_and_text_variants_are_exact_sightings(desk: Desk) -> None:
+    body = (DATA / "en_quake_rasht_tass.txt").read_text(encoding="utf-8")
+    base = Item("tass", "g1", "Quake", body=body, url="https://tass.com/world/1?utm_source=rss")
+    same_url = Item(
+        "mirror", "m1", "Quake!", body="other words", url="HTTP://www.tass.com/world/1/"
+    )
+    same_guid = Item("tass", "g2", "Q", body="x", guid="https://tass.com/world/1", url=None)
+    quoted = Item("copy", "c1", "Quake", body=body.replace('"', "«", 1))
+    assert kinds(desk, base, same_url, quoted) == ["new", "exact", "exact"]
+    reasons = [r["reason"] for r in db(desk).execute("SELECT reason FROM sightings ORDER BY id")]
+    assert reasons == [None, "same url", "same fp"]
+    assert db(desk).execute("SELECT count(*) FROM articles").fetchone()[0] == 1
+    # a guid that is a URL is global: another item naming it is the same story
+    base_guid = Item("agency", "a1", "Quake", body=body, guid="https://tass.com/world/1")
+    desk2_kinds = kinds(desk, base_guid, same_guid)
+    assert desk2_kinds == ["exact", "exact"]
+
+
+# -- near layer -------------------------------------------------------------------
+
+
+def test_rewrite_is_a_near_sighting_with_its_similarity_and_reason(desk: Desk) -> None:
+    assert kinds(
+        desk,
+        wire_item("en_csto_exercise_tass.txt", "tass"),
+        wire_item("en_csto_exercise_akipress.txt", "akipress", url="https://akipress.com/n/1"),
+        wire_item("en_csto_exercise_24kg.txt", "24kg", url="https://24.kg/n/2"),
+    ) == ["new", "near", "near"]
+    rows = (
+        db(desk).execute("SELECT match, similarity, reason FROM sightings ORDER BY id").fetchall()
+    )
+    for r in rows[1:]:
+        assert r["match"] == "near"
+        assert 0.5 <= r["similarity"] <= 1.0
+        assert r["reason"].split()[0] in {"words", "lead", "containment", "title"}
+
+
+def test_template_stories_with_other_numbers_and_names_stay_apart(desk: Desk) -> None:
+    got = kinds(
+        desk,
+        wire_item("en_drugs_almaty_kazinform.txt", "kazinform"),
+        wire_item("en_drugs_bishkek_kabar.txt", "kabar"),
+        wire_item("en_football_dordoi_kabar.txt", "kabar"),
+        wire_item("en_football_abdysh_kabar.txt", "kabar-sport"),
+        wire_item("ru_zemletryasenie_almaty_tass.txt", "tass-ru"),
+        wire_item("ru_zemletryasenie_issykkul_kabar.txt", "kabar"),
+    )
+    assert got == ["new"] * 6
+
+
+def test_every_file_of_the_labelled_set_gets_its_expected_outcome(desk: Desk) -> None:
+    rows = manifest()
+    rows.sort(key=lambda r: (r["published"], r["file"]))
+    items = [wire_item(r["file"], r["source"]) for r in rows]
+    got = {r["file"]: o.kind for r, o in zip(rows, desk.pipeline.ingest(items), strict=True)}
+    assert got == {r["file"]: r["expect"] for r in rows}
+
+
+def test_an_update_replaces_the_text_and_keeps_the_guid(desk: Desk) -> None:
+    assert kinds(desk, wire_item("en_csto_exercise_tass.txt", "tass")) == ["new"]
+    before = db(desk).execute("SELECT * FROM articles").fetchone()
+    assert kinds(desk, wire_item("en_csto_exercise_tass_update.txt", "tass")) == ["update"]
+    after = db(desk).execute("SELECT * FROM articles").fetchall()
+    assert len(after) == 1
+    a = after[0]
+    assert a["guid"] == before["guid"]
+    assert a["updated"] >= before["updated"] and a["updated"] != before["updated"]
+    assert "Bekbolotov" in a["body"] and "Bekbolotov" not in before["body"]
+    # the marker line is not the headline
+    assert not a["title"].lower().startswith("updated")
+    matches = [r["match"] for r in db(desk).execute("SELECT match FROM sightings ORDER BY id")]
+    assert matches == ["new", "update"]
+
+
+def test_a_correction_that_changes_numbers_is_an_update_not_a_new_story(desk: Desk) -> None:
+    assert kinds(
+        desk,
+        wire_item("ru_zemletryasenie_almaty_tass.txt", "tass-ru"),
+        wire_item("ru_zemletryasenie_almaty_tass_obnovleno.txt", "tass-ru"),
+    ) == ["new", "update"]
+    body = db(desk).execute("SELECT body FROM articles").fetchone()[0]
+    assert "12 человек" in body
+
+
+def test_agency_original_represents_the_story_and_credits_the_rewrite(
+    desk: Desk, tmp_path: Path
+) -> None:
+    rewrite = wire_item(
+        "en_quake_rasht_asiaplus.txt",
+        "asiaplus",
+        url="https://asiaplus.tj/news/quake",
+        published=datetime(2024, 7, 8, 6, 0, tzinfo=UTC),
+    )
+    original = wire_item("en_quake_rasht_tass.txt", "tass", url="https://tass.com/world/77")
+    assert kinds(desk, rewrite, original) == ["new", "near"]
+    a = db(desk).execute("SELECT * FROM articles").fetchone()
+    assert a["agency"] == "TASS" and a["url"] == "https://tass.com/world/77"
+    assert a["body"].startswith("An earthquake of magnitude 5.2")
+    assert a["source"] == "asiaplus"  # where it first came from
+    guid = a["guid"]
+    out = tmp_path / "site"
+    desk.publisher.export(out)
+    for fmt in ("atom", "rss"):
+        feed = feedparser.parse((out / f"all.{fmt}").read_bytes())
+        assert len(feed.entries) == 1
+        e = feed.entries[0]
+        assert e.id == guid
+        html = e.content[0].value
+        assert "Also reported by" in html
+        assert 'href="https://asiaplus.tj/news/quake"' in html
+        assert 'href="https://tass.com/world/77">' not in html  # not credited to itself
+
+
+def test_representative_rule_is_configurable(tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path, dedup={"prefer": ["longest"]}))
+    d = Desk(cfg)
+    try:
+        brief = wire_item("en_quake_rasht_brief.txt", "eurasianet")
+        full = wire_item("en_quake_rasht_asiaplus.txt", "asiaplus")
+        assert kinds(d, full, brief) == ["new", "near"]
+        body = db(d).execute("SELECT body FROM articles").fetchone()[0]
+        assert body.startswith("Three houses were damaged")  # the longer copy stays
+    finally:
+        d.close()
+
+
+def test_copies_further_apart_than_the_window_are_not_compared(tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path, dedup={"window": "1d"}))
+    d = Desk(cfg)
+    try:
+        first = wire_item("en_csto_exercise_tass.txt", "tass")
+        late = wire_item(
+            "en_csto_exercise_akipress.txt",
+            "akipress",
+            published=datetime(2024, 9, 2, tzinfo=UTC) + timedelta(days=3),
+        )
+        assert kinds(d, first, late) == ["new", "new"]
+    finally:
+        d.close()
+
+
+def test_a_story_ingested_before_a_restart_is_matched_after_it(tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path))
+    first = Desk(cfg)
+    assert kinds(first, wire_item("ru_odkb_ucheniya_tass.txt", "tass-ru")) == ["new"]
+    first.close()
+    second = Desk(cfg)
+    try:
+        assert len(second.dedup) == 1  # loaded from dedup_signatures, not rebuilt
+        assert kinds(second, wire_item("ru_odkb_ucheniya_sputnik.txt", "sputnik")) == ["near"]
+    finally:
+        second.close()
+
+
+def test_an_index_lost_from_the_store_is_rebuilt_from_the_articles(tmp_path: Path) -> None:
+    cfg = load_config(write_config(tmp_path))
+    first = Desk(cfg)
+    kinds(first, wire_item("en_drugs_almaty_kazinform.txt", "kazinform"))
+    first.close()
+    conn = sqlite3.connect(cfg.database)
+    conn.execute("DELETE FROM dedup_signatures")
+    conn.commit()
+    conn.close()
+    second = Desk(cfg)
+    try:
+        assert len(second.dedup) == 1
+        assert kinds(second, wire_item("en_drugs_almaty_tengrinews.txt", "tengrinews")) == ["near"]
+    finally:
+        second.close()
+
+
+def test_a_failed_batch_leaves_no_ghost_in_the_index(desk: Desk) -> None:
+    class Boom(Exception):
+        pass
+
+    item = wire_item("en_quake_rasht_tass.txt", "tass")
+    original = desk.pipeline._classify
+
+    def explode(*args: object) -> None:
+        raise Boom("disk full")
+
+    desk.pipeline._classify = explode  # type: ignore[method-assign]
+    assert kinds(desk, item) == ["failed"]
+    desk.pipeline._classify = original  # type: ignore[method-assign]
+    assert len(desk.dedup) == 0
+    assert db(desk).execute("SELECT count(*) FROM dedup_signatures").fetchone()[0] == 0
+    assert db(desk).execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+    assert kinds(desk, item) == ["new"]
+
+
+def test_sightings_command_shows_each_copy_and_why(desk: Desk, config_path: Path) -> None:
+    kinds(
+        desk,
+        wire_item("en_csto_exercise_tass.txt", "tass"),
+        wire_item("en_csto_exercise_akipress.txt", "akipress", url="https://akipress.com/n/1"),
+    )
+    article_id = db(desk).execute("SELECT id FROM articles").fetchone()[0]
+    res = CliRunner().invoke(cli, ["--config", str(config_path), "sightings", str(article_id)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[0].startswith(f"article {article_id}: ")
+    assert any(line.startswith("*") and "tass" in line and " new " in line for line in lines)
+    near = next(line for line in lines if " near " in line)
+    assert "akipress" in near
+    assert "https://akipress.com/n/1" in res.output
+    missing = CliRunner().invoke(cli, ["--config", str(config_path), "sightings", "999"])
+    assert missing.exit_code == 2 and "no article with id 999" in missing.output
+    status = CliRunner().invoke(cli, ["--config", str(config_path), "status"])
+    assert "dedup: 0 exact, 1 near, 0 updates; 2 copies" in status.output
