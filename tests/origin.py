@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import random
 import threading
 import zlib
 from collections import Counter
@@ -112,17 +113,26 @@ def _words(seed: str, n: int = 24) -> str:
     return " ".join(_VOCAB[b % len(_VOCAB)] for b in digest[:n])
 
 
+def prose(seed: str, words: int) -> str:
+    """`words` pseudo-words of three random syllables (~10^6 possible), the same for the
+    same seed: long bodies that no near-duplicate detector takes for one another."""
+    rng = random.Random(seed)
+    syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+    return " ".join("".join(rng.choice(syllables) for _ in range(3)) for _ in range(words))
+
+
 def rss(
     items: list[tuple[str, str, str | None]] | None = None,
     *,
     n: int = 0,
     prefix: str = "item",
     body_bytes: int = 0,
+    words: int = 0,
     ttl: int | None = None,
     base: str = "http://example.org",
 ) -> bytes:
     """An RSS 2.0 document: explicit `(guid, title, link)` triples, or `n` generated items
-    each with about `body_bytes` of HTML description."""
+    each with about `body_bytes` of shared filler HTML and `words` words of its own."""
     if items is None:
         items = [(f"{prefix}-{i}", f"{prefix} title {i}", f"{base}/{prefix}/{i}") for i in range(n)]
     para = "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.</p>"
@@ -141,8 +151,9 @@ def rss(
             + f"<title>{title}</title>"
             + (f"<link>{link}</link>" if link else "")
             + f"<pubDate>{date}</pubDate>"
-            + f"<description><![CDATA[<p>{title} body: {_words(title + (link or ''))}.</p>{filler}]]>"
-            "</description></item>"
+            + f"<description><![CDATA[<p>{title} body: {_words(title + (link or ''))}.</p>"
+            + (f"<p>{prose(guid or title, words)}</p>" if words else "")
+            + f"{filler}]]></description></item>"
         )
     parts.append("</channel></rss>\n")
     return "".join(parts).encode("utf-8")

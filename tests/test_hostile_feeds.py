@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import sqlite3
+from hashlib import sha1
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from ingest.feedparse import FeedFormatError, parse_feed
 from tests import test_poll
-from tests.origin import Origin, Route, rss
+from tests.origin import Origin, Route, prose, rss
 from tests.test_poll import MakeDesk
 from wiredesk.desk import Desk
 
@@ -30,7 +31,7 @@ def _feed(
         + before_dtd
         + dtd
         + '\n<rss version="2.0"><channel><title>hostile</title><link>http://example.org/</link>'
-        + f"<description>x</description><item><guid>urn:x:{body}</guid>"
+        + f"<description>x</description><item><guid>urn:x:{sha1(body.encode()).hexdigest()[:12]}</guid>"
         + f"<title>{title}</title><description>{body}</description></item></channel></rss>\n"
     )
 
@@ -196,9 +197,13 @@ def test_external_dtd_and_external_entities_fetch_nothing_and_leak_nothing(
     )
     docs = {
         # an external DTD that would define &xxe;: not fetched, the reference stays unresolved
-        "system-dtd": _feed(f'<!DOCTYPE rss SYSTEM "{dtd_url}">', "a &xxe; b", body="one"),
+        "system-dtd": _feed(
+            f'<!DOCTYPE rss SYSTEM "{dtd_url}">', "a &xxe; b", body=prose("one", 80)
+        ),
         "public-dtd": _feed(
-            f'<!DOCTYPE rss PUBLIC "-//EVIL//DTD X//EN" "{dtd_url}">', "c &xxe; d", body="two"
+            f'<!DOCTYPE rss PUBLIC "-//EVIL//DTD X//EN" "{dtd_url}">',
+            "c &xxe; d",
+            body=prose("two", 80),
         ),
         # external entities and parameter entities: refused before any parser sees them
         "file-entity": _feed(
