@@ -13,12 +13,11 @@ from db import ArticleData, SightingData, Store, Writer, dedup_store, iso
 from db.writer import item_tombstone
 from ingest.dedup import Deduplicator, Match
 from ingest.item import Item
-from ingest.language import detect_language
 from ingest.metrics import ITEMS
-from ingest.minhash import UPDATE_MARKER, Features, features
-from ingest.normalize import canonical_url, fingerprint, normalised_words
+from ingest.minhash import Features
+from ingest.normalize import normalised_words
+from ingest.prepare import prepared
 from ingest.representative import DEFAULT_PREFER, Copy, better
-from ingest.text import html_to_text, make_title
 from ingest.topics import Matcher
 
 log = logging.getLogger("wiredesk.ingest")
@@ -139,46 +138,30 @@ class Pipeline:
         return outcome
 
     def _prepare(self, item: Item, now: datetime) -> _Prepared:
-        body = item.body
-        if not body and item.content_html:
-            body = html_to_text(item.content_html)
-        if not body and item.summary:
-            body = html_to_text(item.summary)
-        title = (item.title or "").strip()
-        if body and (not title or UPDATE_MARKER.match(title)):
-            # a title made from an "Updated at 14:30 with …" line says nothing: take the
-            # next paragraph's first sentence
-            paras = [p for p in body.split("\n\n") if p.strip()]
-            while paras and UPDATE_MARKER.match(paras[0]) and len(paras) > 1:
-                paras = paras[1:]
-            title = make_title(paras[0]) if paras else title
-        title = title or make_title(body or "") or "(untitled)"
+        pre = prepared(item)
         published = item.published
         dated = published is not None and published <= now + FUTURE_TOLERANCE
         if published is None or published > now + FUTURE_TOLERANCE:
             published = now
-        declared = (item.language or "").replace("_", "-").split("-")[0].strip().lower()
-        language = declared or detect_language(f"{title}\n{(body or '')[:600]}")
         art = ArticleData(
             guid=article_guid(item.source, item.item_key),
-            title=title,
-            summary=html_to_text(item.summary) if item.summary else None,
-            body=body,
+            title=pre.title,
+            summary=pre.summary,
+            body=pre.body,
             content_html=item.content_html,
             url=item.url,
-            canonical_url=canonical_url(item.url),
+            canonical_url=pre.canonical_url,
             published=iso(published),
             published_raw=item.published_raw,
             source=item.source,
-            fingerprint=fingerprint(title, body),
+            fingerprint=pre.fingerprint,
             author=item.author,
             agency=item.agency,
             dateline=item.dateline,
-            language=language,
+            language=pre.language,
             subheads=item.subheads,
         )
-        content_hash = fingerprint(art.title, (art.body or "") + (art.summary or ""))
-        return _Prepared(art, features(art.title, art.body), dated, content_hash)
+        return _Prepared(art, pre.features, dated, pre.content_hash)
 
     def _classify(self, w: Writer, article_id: int, art: ArticleData) -> None:
         body = art.body or ""
