@@ -27,21 +27,32 @@ import numpy as np
 
 from benchmarks.bench_dedup import TextGen
 
+# English sentence frames; their content words are slots ({w}: Zipf pseudo-words), so two
+# stories share about as many words as the labelled corpora's unrelated stories do
 _FRAMES = (
     "{a} said on {day} that the {w} of the {w} {w} had {w} {n} {w}.",
-    "The {w} {w} in {place} was {w} after {a} and the {w} {w} agreed to {w} the {w}.",
-    "According to {a}, the {w} {w} will {w} {n} {w} of {w} by the end of the year.",
-    "Officials in {place} told reporters that the {w} {w} would not {w} the {w} {w}.",
-    "In a statement, the {w} of {place} {w} the {w} as a {w} {w} for the {w}.",
+    "The {w} {w} in {place} was {w} after {a} and the {w} {w} {w} to {w} the {w}.",
+    "According to {a}, the {w} {w} will {w} {n} {w} of {w} by the {w} of the year.",
+    "{w} in {place} told {w} that the {w} {w} would not {w} the {w} {w}.",
+    "In a {w}, the {w} of {place} {w} the {w} as a {w} {w} for the {w}.",
     '"We are {w} to {w} the {w} {w} with our {w}," {a} said.',
-    "The {w} follows {n} {w} of {w} {w} between {place} and {a}.",
-    "It was not clear whether the {w} {w} would {w} the {w} {w} of {place}.",
+    "The {w} {w} {n} {w} of {w} {w} with {place} and {a}.",
+    "It was not {w} if the {w} {w} would {w} the {w} {w} of {place}.",
+)
+# defence vocabulary (terms of the shipped `defense` topic among others), a few per sentence:
+# stories of one topic share some words, as real ones do, not whole sentences
+_DEFENSE_TERMS = (
+    "troops", "the air force", "a missile", "the naval base", "NATO", "the armed forces",
+    "the defense ministry", "soldiers", "drones", "the army", "a frigate", "a submarine",
+    "air defense", "the general staff", "warships", "fighter jets", "the navy", "artillery",
+    "the military", "servicemen", "a destroyer", "arms supplies", "the defense budget",
+    "military drills", "the CSTO",
 )
 _DEFENSE = (
-    "The defense ministry said {n} troops and the air force took part in the {w} exercise.",
-    "{a} told the military that a missile {w} near the naval base in {place}.",
-    "NATO and the armed forces of {place} discussed {w} defense cooperation and the {w}.",
-    "The army deployed soldiers and drones to the {w} border of {place}.",
+    "{d} and {d} {w} in the {w} at {place}, {a} said.",
+    "{a} said {d} had {w} {n} {w} to {d} in {place}.",
+    "{w} on {d} and {d} with {place} would {w} the {w}, {a} said.",
+    "{d}, {d} and {d} were {w} by the {w} of {place} on {day}.",
 )
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _AGENCIES = ("TASS", "Reuters", "AKIpress", "Kabar", "Xinhua", "AP", "AFP", "Interfax")
@@ -104,6 +115,8 @@ class NewsText:
         out = frame.replace("{w}", "\0")
         parts = out.split("\0")
         text = parts[0] + "".join(next(words) + p for p in parts[1:])
+        while "{d}" in text:
+            text = text.replace("{d}", self.rng.choice(_DEFENSE_TERMS), 1)
         return text.format(
             a=self._person(),
             day=self.rng.choice(_DAYS),
@@ -123,7 +136,7 @@ class NewsText:
             paras.append(" ".join(self._sentence(f, place) for f in frames))
         head = self._words(7)
         if defense:
-            head[2] = "military"
+            head[2] = r.choice(_DEFENSE_TERMS).split()[-1]
         title = f"{place.title()} {' '.join(head)}".capitalize()
         return Story(title, tuple(paras), place, r.choice(_AGENCIES), defense)
 

@@ -48,6 +48,7 @@ __all__ = [
 Found = dict[int, list[int]]  # phrase id -> word positions in one field
 TOKEN_CACHE = 200_000
 _Entry = tuple[list[int], dict[str, list[int]], dict[str, list[int]], list[int]]
+_NOTHING: _Entry = ([], {}, {}, [])  # the cached entry of every word that starts no phrase
 
 
 @dataclass
@@ -285,12 +286,21 @@ class Matcher:
         found: Found = {}
         n = len(tokens)
         cache, tails = self._token_cache, self._tails
-        for i, tok in enumerate(tokens):
-            entry = cache.get(tok)
+        # most words start no phrase: one lookup each, in a comprehension, picks out the
+        # few positions worth a closer look
+        entries = [cache.get(tok) for tok in tokens]
+        for i, entry in enumerate(entries):
+            if entry is _NOTHING:
+                continue
             if entry is None:
                 if len(cache) >= TOKEN_CACHE:
                     cache.clear()
-                entry = cache[tok] = self._entry(tok)
+                entry = self._entry(tokens[i])
+                if not any(entry):
+                    entry = _NOTHING
+                cache[tokens[i]] = entry
+                if entry is _NOTHING:
+                    continue
             singles, pairs, stems, longer = entry
             for pid in singles:
                 found.setdefault(pid, []).append(i)
