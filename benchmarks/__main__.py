@@ -40,15 +40,20 @@ def run_figure(name: str, quick: bool, workers: bool = False) -> dict[str, Any]:
         return {"figure": name, "failed": f"exit {proc.returncode}"}
     result: dict[str, Any] = json.loads(lines[-1])
     result["wall"] = round(time.perf_counter() - t, 1)
-    print(f"  {name}{' (workers prepare)' if workers else ''}: done in {result['wall']}s",
-          file=sys.stderr, flush=True)
+    print(
+        f"  {name}{' (workers prepare)' if workers else ''}: done in {result['wall']}s",
+        file=sys.stderr,
+        flush=True,
+    )
     return result
 
 
 def _mem(r: dict[str, Any]) -> str:
     if "peak_mb" not in r:
         return "-"
-    return f"{r['peak_mb']:.0f}" + (f" (+{r['peak_helpers_mb']:.0f})" if r.get("peak_helpers_mb") else "")
+    return f"{r['peak_mb']:.0f}" + (
+        f" (+{r['peak_helpers_mb']:.0f})" if r.get("peak_helpers_mb") else ""
+    )
 
 
 def table(res: dict[str, dict[str, Any]], quick: bool) -> list[tuple[str, ...]]:
@@ -155,13 +160,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--only", help="comma-separated figures: " + ",".join(ORDER))
-    ap.add_argument("--prepare-in-workers", action="store_true",
-                    help="also measure (1) and (5) with the worker preparation hook")
+    ap.add_argument(
+        "--prepare-in-workers",
+        action="store_true",
+        help="also measure (1) and (5) with the worker preparation hook",
+    )
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     args = ap.parse_args()
     names = args.only.split(",") if args.only else ORDER
-    print(f"wiredesk performance suite: cores={os.cpu_count()} quick={args.quick}",
-          file=sys.stderr)
+    print(f"wiredesk performance suite: cores={os.cpu_count()} quick={args.quick}", file=sys.stderr)
     res: dict[str, dict[str, Any]] = {}
     for name in names:
         res[name] = run_figure(name, args.quick)

@@ -90,8 +90,26 @@ def generate(path: Path, n: int, seed: int = 5) -> float:
             fp = hashlib.sha256(f"{title}{i}".encode()).hexdigest()
             guid = f"urn:uuid:{hashlib.md5(url.encode()).hexdigest()}"
             arts.append(
-                (aid, guid, title, body, html, url, url[8:], when, when, when, src)
-                + (f"{src} staff", None, None, "en", "[]", fp, when)
+                (
+                    aid,
+                    guid,
+                    title,
+                    body,
+                    html,
+                    url,
+                    url[8:],
+                    when,
+                    when,
+                    when,
+                    src,
+                    f"{src} staff",
+                    None,
+                    None,
+                    "en",
+                    "[]",
+                    fp,
+                    when,
+                )
             )
             keys += [(f"guid:{url}", aid), (f"url:{url[8:]}", aid), (f"fp:{fp}", aid)]
             sighting_id += 1
@@ -100,8 +118,18 @@ def generate(path: Path, n: int, seed: int = 5) -> float:
                 other = sources[(i * 7 + 3) % len(sources)]
                 sighting_id += 1
                 sights.append(
-                    (sighting_id, aid, other, f"{url}?utm_source=rss", url, when, "exact")
-                    + (1.0, "same url", fp)
+                    (
+                        sighting_id,
+                        aid,
+                        other,
+                        f"{url}?utm_source=rss",
+                        url,
+                        when,
+                        "exact",
+                        1.0,
+                        "same url",
+                        fp,
+                    )
                 )
             if i % 5 == 1:
                 topics.append((aid, "defense", 6.0, '["military", "troop"]'))
@@ -129,7 +157,10 @@ def generate(path: Path, n: int, seed: int = 5) -> float:
     with conn:
         conn.executemany(
             "INSERT OR IGNORE INTO sources (name, url, config_url) VALUES (?,?,?)",
-            [(s, f"https://{s}.example.com/feed", f"https://{s}.example.com/feed") for s in sources],
+            [
+                (s, f"https://{s}.example.com/feed", f"https://{s}.example.com/feed")
+                for s in sources
+            ],
         )
         conn.execute("INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')")
         for sql in triggers:
@@ -171,18 +202,19 @@ def _move_window(conn: sqlite3.Connection, generated_at: float, now: float) -> N
         )
 
 
-def fresh_items(prepare_first: bool) -> list[list[Any]]:
+def fresh_items(prepare_first: bool, rules: Any = None) -> list[list[Any]]:
     """NEW_FEEDS feeds of 50 new stories (another seed than any store), parsed."""
     from benchmarks.farm import documents
     from benchmarks.suite import _cached
     from ingest.feedparse import parse_feed
-    from ingest.prepare import attach
+    from ingest.prepare import attach, use_rules
 
     docs: list[bytes] = _cached(
         f"fresh-{NEW_FEEDS}", lambda: documents(NEW_FEEDS, 50, near_share=0.0, seed=99)
     )
     batches = [parse_feed(d, f"new{i}").items for i, d in enumerate(docs)]
     if prepare_first:
+        use_rules(rules)
         for b in batches:
             attach(b)
     return batches
@@ -205,10 +237,11 @@ def measure_ingest(path: Path, n: int, *, prepare_first: bool = False) -> dict[s
         conn = sqlite3.connect(work)
         _move_window(conn, meta["generated_at"], time.time())
         conn.close()
-        batches = fresh_items(prepare_first)
         cfg_dir = Path(CACHE / "cfg")
         cfg_dir.mkdir(exist_ok=True)
-        matcher = Matcher(load_config(write_config(cfg_dir)).topic_rules())
+        rules = load_config(write_config(cfg_dir)).topic_rules()
+        batches = fresh_items(prepare_first, rules)
+        matcher = Matcher(rules)
         store = Store(work)
         t = time.perf_counter()
         pipeline = Pipeline(store, matcher, Deduplicator())

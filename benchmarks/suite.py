@@ -127,12 +127,15 @@ def _desk(tmp: Path, sources: list[dict[str, str]], **overrides: Any) -> Any:
     return Desk(load_config(cfg))
 
 
-def _prepare_in_workers() -> None:
-    """The hook the poller needs (see docs/performance.md): parse workers also prepare."""
+def _prepare_in_workers(rules: Any) -> None:
+    """The hook the poller needs (see docs/performance.md): parse workers also prepare
+    items and file them under topics."""
+    import functools
+
     import ingest.poller
     from ingest.prepare import parse_and_prepare
 
-    ingest.poller._parse_job = parse_and_prepare  # type: ignore[assignment]
+    ingest.poller._parse_job = functools.partial(parse_and_prepare, rules=rules)  # type: ignore[assignment]
 
 
 def _publish(desk: Any) -> int:
@@ -151,14 +154,14 @@ def _publish(desk: Any) -> int:
 def first_poll(args: argparse.Namespace) -> dict[str, Any]:
     feeds = 60 if args.quick else 200
     docs = farm_docs(feeds, 50)
-    if args.prepare_in_workers:
-        _prepare_in_workers()
     peak = Peak()
     origin = _served(docs)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             sources = [{"name": f"f{i}", "url": origin.url(f"/f{i}.xml")} for i in range(feeds)]
             desk = _desk(Path(tmp), sources)
+            if args.prepare_in_workers:
+                _prepare_in_workers(desk.config.topic_rules())
             try:
                 t = time.perf_counter()
                 summaries = desk.poll_sources(due_only=False)
@@ -170,9 +173,9 @@ def first_poll(args: argparse.Namespace) -> dict[str, Any]:
                 for s in summaries.values():
                     counts.update(s.counts)
                 errors = sum(1 for s in summaries.values() if s.error)
-                topics = desk.store.reader().execute(
-                    "SELECT count(*) FROM article_topics"
-                ).fetchone()[0]
+                topics = (
+                    desk.store.reader().execute("SELECT count(*) FROM article_topics").fetchone()[0]
+                )
             finally:
                 desk.close()
     finally:
@@ -201,7 +204,12 @@ def feedparser_alone(args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     entries = sum(len(feedparser.parse(io.BytesIO(d)).entries) for d in docs)
     s = time.perf_counter() - t
-    return {"seconds": round(s, 3), "items": entries, "rate": round(entries / s, 1), **peak.report()}
+    return {
+        "seconds": round(s, 3),
+        "items": entries,
+        "rate": round(entries / s, 1),
+        **peak.report(),
+    }
 
 
 def peer_reader(args: argparse.Namespace) -> dict[str, Any]:
@@ -223,7 +231,12 @@ def peer_reader(args: argparse.Namespace) -> dict[str, Any]:
             r.close()
     finally:
         origin.__exit__()
-    return {"seconds": round(s, 3), "items": entries, "rate": round(entries / s, 1), **peak.report()}
+    return {
+        "seconds": round(s, 3),
+        "items": entries,
+        "rate": round(entries / s, 1),
+        **peak.report(),
+    }
 
 
 def repoll(args: argparse.Namespace) -> dict[str, Any]:
@@ -327,8 +340,17 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
         cfg = seed_store(Path(tmp))
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, str(REPO / "benchmarks" / "bench_serve.py"), "--serve", str(cfg)]
-            + [str(port), "--http", "auto", "--loop", "auto"],
+            [
+                sys.executable,
+                str(REPO / "benchmarks" / "bench_serve.py"),
+                "--serve",
+                str(cfg),
+                str(port),
+                "--http",
+                "auto",
+                "--loop",
+                "auto",
+            ],
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         try:
@@ -378,4 +400,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

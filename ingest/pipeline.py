@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from db import ArticleData, SightingData, Store, Writer, dedup_store, iso
+from db.models import TopicHit
 from db.writer import item_tombstone
 from ingest.dedup import Deduplicator, Match
 from ingest.item import Item
 from ingest.metrics import ITEMS
 from ingest.minhash import Features
 from ingest.normalize import normalised_words
-from ingest.prepare import prepared
+from ingest.prepare import classify, prepared
 from ingest.representative import DEFAULT_PREFER, Copy, better
 from ingest.topics import Matcher
 
@@ -81,6 +82,7 @@ class _Prepared:
     feats: Features
     dated: bool  # the source gave a usable date
     content_hash: str
+    topics: tuple[str, list[TopicHit]] | None = None  # classified already, by these rules
 
 
 class Pipeline:
@@ -161,15 +163,15 @@ class Pipeline:
             language=pre.language,
             subheads=item.subheads,
         )
-        return _Prepared(art, pre.features, dated, pre.content_hash)
+        return _Prepared(art, pre.features, dated, pre.content_hash, pre.topics)
 
-    def _classify(self, w: Writer, article_id: int, art: ArticleData) -> None:
-        body = art.body or ""
-        lead, _, rest = body.partition("\n\n")
-        hits = self.matcher.classify(
-            art.title, lead, rest, language=art.language, source=art.source
-        )
-        w.set_topics(article_id, hits)
+    def _classify(self, w: Writer, article_id: int, p: _Prepared, *, new: bool = False) -> None:
+        if p.topics is not None and p.topics[0] == self.matcher.fingerprint:
+            hits = p.topics[1]  # a worker classified it by these very rules
+        else:
+            art = p.art
+            hits = classify(self.matcher, art.title, art.body, art.language, art.source)
+        w.set_topics(article_id, hits, new=new)
 
     def _index(self, w: Writer, article_id: int, sighting_id: int | None, p: _Prepared) -> None:
         self.dedup.add(
@@ -198,7 +200,7 @@ class Pipeline:
         dedup_store.set_representative(
             w.conn, article_id, sighting_id, p.art.url, p.art.canonical_url, p.art.published
         )
-        self._classify(w, article_id, p.art)
+        self._classify(w, article_id, p)
 
     def _one(self, w: Writer, item: Item) -> Outcome:
         now = datetime.now(UTC)
@@ -234,7 +236,7 @@ class Pipeline:
                 return outcome
 
         article_id = w.insert_article(art, keys)
-        self._classify(w, article_id, art)
+        self._classify(w, article_id, p, new=True)
         sid = w.add_sighting(article_id, self._sighting(item, p, "new", None, None))
         self._index(w, article_id, sid, p)
         return Outcome("new", article_id)
@@ -245,8 +247,9 @@ class Pipeline:
         source already gave under another identity, a shared link is not enough (blogs
         and wires tell items apart by fragment, `page.html#a0306`, which canonical URLs
         drop), and neither is shared text under another headline (template posts)."""
+        known = w.articles_for_keys(keys)
         for key in keys:
-            found = w.article_for_keys([key])
+            found = known.get(key)
             if found is None:
                 continue
             kind = key.split(":", 1)[0]
@@ -325,7 +328,7 @@ class Pipeline:
         if dedup_store.is_representative(w.conn, article_id, sighting_id):
             dedup_store.pin_representative(w.conn, article_id, sighting_id)
             w.update_article(article_id, p.art, [f"fp:{p.art.fingerprint}"])
-            self._classify(w, article_id, p.art)
+            self._classify(w, article_id, p)
             self._index(w, article_id, sighting_id, p)
             match = "update"
         else:

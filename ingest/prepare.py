@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from db.models import TopicHit
 from ingest.item import Item
 from ingest.language import detect_language
 from ingest.minhash import UPDATE_MARKER, Features, features
 from ingest.normalize import canonical_url, fingerprint
+from ingest.rules import TopicRule
 from ingest.text import html_to_text, make_title
+from ingest.topics import Matcher, rules_fingerprint
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Prepared:
     fingerprint: str  # of title + body: the `fp:` key
     content_hash: str  # of title + body + summary: detects a changed item on a later poll
     features: Features
+    # the topics, when a matcher was at hand: (its rules' fingerprint, the hits)
+    topics: tuple[str, list[TopicHit]] | None = None
 
     def matches(self, item: Item) -> bool:
         """Was this prepared from the item as it is now?"""
@@ -41,7 +46,15 @@ def _basis(item: Item) -> tuple[str | None, ...]:
     return (item.title, item.body, item.summary, item.content_html, item.url, item.language)
 
 
-def prepare(item: Item) -> Prepared:
+def classify(
+    matcher: Matcher, title: str, body: str | None, language: str | None, source: str
+) -> list[TopicHit]:
+    """The article's topics: title, lead (first paragraph) and the rest of the body."""
+    lead, _, rest = (body or "").partition("\n\n")
+    return matcher.classify(title, lead, rest, language=language, source=source)
+
+
+def prepare(item: Item, matcher: Matcher | None = None) -> Prepared:
     body = item.body
     if not body and item.content_html:
         body = html_to_text(item.content_html)
@@ -62,6 +75,10 @@ def prepare(item: Item) -> Prepared:
     fp = fingerprint(title, body)
     # without a summary the content hash is the fingerprint: don't normalise the text twice
     content_hash = fingerprint(title, (body or "") + summary) if summary else fp
+    topics = None
+    if matcher is not None:
+        hits = classify(matcher, title, body, language, item.source)
+        topics = (matcher.fingerprint, hits)
     return Prepared(
         _basis(item),  # type: ignore[arg-type]
         title,
@@ -72,6 +89,7 @@ def prepare(item: Item) -> Prepared:
         fp,
         content_hash,
         features(title, body),
+        topics,
     )
 
 
@@ -83,18 +101,36 @@ def prepared(item: Item) -> Prepared:
     return prepare(item)
 
 
+# a worker's matcher, compiled once per set of rules (see `use_rules`)
+_matcher: Matcher | None = None
+
+
+def use_rules(rules: list[TopicRule] | None) -> None:
+    """Give this (worker) process the topic rules, so `attach` also classifies; a pool
+    initializer. Compiling takes ~15 ms, so it happens only when the rules change."""
+    global _matcher
+    if rules is None:
+        _matcher = None
+    elif _matcher is None or _matcher.fingerprint != rules_fingerprint(rules):
+        _matcher = Matcher(rules)
+
+
 def attach(items: list[Item]) -> list[Item]:
     """Prepare every item in place (in a worker, before the items travel back)."""
     for item in items:
-        item.prepared = prepare(item)
+        item.prepared = prepare(item, _matcher)
     return items
 
 
-def parse_and_prepare(args: tuple[bytes, str], kwargs: dict[str, Any]) -> Any:
-    """A parse-pool job: `ingest.poller._parse_job` plus the preparation of every item.
-    Module-level, so it pickles by name."""
+def parse_and_prepare(
+    args: tuple[bytes, str], kwargs: dict[str, Any], rules: list[TopicRule] | None = None
+) -> Any:
+    """A parse-pool job: `ingest.poller._parse_job` plus the preparation of every item
+    (and its topics, given the rules). Module-level, so it pickles by name."""
     from ingest.feedparse import parse_feed
 
+    if rules is not None:
+        use_rules(rules)
     parsed = parse_feed(*args, **kwargs)
     attach(parsed.items)
     return parsed

@@ -8,6 +8,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from db.models import TopicHit
 from ingest.rules import (
@@ -148,6 +149,12 @@ def _second_word_keys(w: Word) -> tuple[frozenset[str], str | None] | None:
     return frozenset(russian_forms(w.text)), (stem if len(stem) >= MIN_STEM else None)
 
 
+def rules_fingerprint(rules: list[TopicRule]) -> str:
+    """sha256 of topic rules as configured (`Matcher.fingerprint` without compiling)."""
+    data = [asdict(r) for r in rules]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 class Matcher:
     """Every phrase of every topic sits in one index keyed by its first word (a token,
     an English form, or `~stem` for Russian; prefixes by length), so the cost per
@@ -200,11 +207,11 @@ class Matcher:
         # cost one lookup (bounded: cleared when full)
         self._token_cache: dict[str, _Entry] = {}
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """sha256 of the rules as configured: equal rules, equal decisions."""
-        data = [asdict(r) for r in self.rules.values()]
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        """sha256 of the rules as configured: equal rules, equal decisions (the rules of
+        a Matcher never change, so it is computed once)."""
+        return rules_fingerprint(list(self.rules.values()))
 
     # -- compiling ------------------------------------------------------------------
 

@@ -73,7 +73,9 @@ class Desk:
                 f.concurrency, f.per_host, f.parse_workers, f.max_items, f.jitter, f.adaptive
             ),
         )
-        self.drops = DropFolder(config.drops.path, settle=config.drops.settle)
+        self.drops = DropFolder(
+            config.drops.path, settle=config.drops.settle, rules=config.topic_rules()
+        )
         self.publisher = Publisher(
             self.store,
             _topic_infos(config),
@@ -113,6 +115,7 @@ class Desk:
         self.publisher.title = config.publish.title
         self.publisher.entries = config.publish.entries
         self.drops.settle = config.drops.settle
+        self.drops.set_rules(config.topic_rules())
         self.config = config.model_copy(
             update={
                 "database": self.config.database,
@@ -174,4 +177,5 @@ class Desk:
 
     def close(self) -> None:
         self.poller.close()
+        self.drops.close()
         self.store.close()
