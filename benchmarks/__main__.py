@@ -50,7 +50,7 @@ def run_figure(name: str, quick: bool, workers: bool = False) -> dict[str, Any]:
 
 def _mem(r: dict[str, Any]) -> str:
     if "peak_mb" not in r:
-        return "-"
+        return "- | - | -"
     return f"{r['peak_mb']:.0f}" + (
         f" (+{r['peak_helpers_mb']:.0f})" if r.get("peak_helpers_mb") else ""
     )
@@ -150,7 +150,15 @@ def table(res: dict[str, dict[str, Any]], quick: bool) -> list[tuple[str, ...]]:
 
 
 def render(rows: list[tuple[str, ...]]) -> str:
-    head = ("figure", "measured", "ratio to baseline", "target", "peak MB (+helpers)")
+    head = (
+        "figure",
+        "measured",
+        "ratio to baseline",
+        "target",
+        "peak MB (+helpers)",
+        "CPU s (main+helpers)",
+        "load avg",
+    )
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)

@@ -14,7 +14,6 @@ import io
 import json
 import os
 import resource
-import shutil
 import sys
 import tempfile
 import time
@@ -43,6 +42,15 @@ def _hwm_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_s(pid: int) -> float:
+    """utime + stime of a live process, in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for d in Path("/proc").iterdir():
@@ -63,23 +71,39 @@ def _descendants(root: int) -> list[int]:
 
 
 class Peak:
-    """Peak resident memory of this process and of the processes it started."""
+    """Peak resident memory of this process and of the processes it started, the CPU time
+    they used since `start()`, and the machine's load average (the cores are shared:
+    on a busy machine wall times stretch, CPU seconds much less)."""
 
     def __init__(self) -> None:
         self.children: dict[int, float] = {}
+        self.child_cpu: dict[int, float] = {}
+        self.start()
+
+    def start(self) -> None:
+        """Begin the timed part: CPU used before it (setup, generation) is not counted."""
+        self._cpu0 = sum(os.times()[:2])
+        self._child0 = {pid: _cpu_s(pid) for pid in _descendants(os.getpid())}
+        self._load0 = os.getloadavg()[0]
 
     def sample(self) -> None:
-        """Call while the helpers (pool workers, servers) are still alive."""
+        """Call at the end of the timed part, while the helpers are still alive."""
+        self._cpu1 = sum(os.times()[:2])
         for pid in _descendants(os.getpid()):
             self.children[pid] = max(self.children.get(pid, 0.0), _hwm_mb(pid))
+            self.child_cpu[pid] = _cpu_s(pid) - self._child0.get(pid, 0.0)
 
     def report(self) -> dict[str, float]:
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         largest = max(self.children.values(), default=0.0)
+        cpu1 = getattr(self, "_cpu1", sum(os.times()[:2]))
         return {
             "peak_mb": round(max(own, largest), 1),
             "peak_main_mb": round(own, 1),
             "peak_helpers_mb": round(sum(self.children.values()), 1),
+            "cpu_main_s": round(cpu1 - self._cpu0, 2),
+            "cpu_helpers_s": round(sum(self.child_cpu.values()), 2),
+            "load": round((self._load0 + os.getloadavg()[0]) / 2, 1),
         }
 
 
@@ -135,7 +159,17 @@ def _prepare_in_workers(rules: Any) -> None:
     import ingest.poller
     from ingest.prepare import parse_and_prepare
 
-    ingest.poller._parse_job = functools.partial(parse_and_prepare, rules=rules)  # type: ignore[assignment]
+    if hasattr(ingest.poller, "_parse_job"):  # the poller as on this branch
+        ingest.poller._parse_job = functools.partial(_job, rules=rules)
+    else:  # the poller with the isolated parse pool: `pool.run(parse_feed, body, ...)`
+        ingest.poller.parse_feed = functools.partial(parse_and_prepare, rules=rules)  # type: ignore[attr-defined]
+
+
+def _job(args: tuple[bytes, str], kwargs: dict[str, Any], rules: Any) -> Any:
+    """`ingest.poller._parse_job` with preparation (a pool job: module-level)."""
+    from ingest.prepare import parse_and_prepare
+
+    return parse_and_prepare(*args, rules=rules, **kwargs)
 
 
 def _publish(desk: Any) -> int:
@@ -151,6 +185,15 @@ def _publish(desk: Any) -> int:
 # -- figures -------------------------------------------------------------------------------
 
 
+def _timed(seconds: float, items: int, peak: Peak) -> dict[str, Any]:
+    return {
+        "seconds": round(seconds, 3),
+        "items": items,
+        "rate": round(items / seconds, 1),
+        **peak.report(),
+    }
+
+
 def first_poll(args: argparse.Namespace) -> dict[str, Any]:
     feeds = 60 if args.quick else 200
     docs = farm_docs(feeds, 50)
@@ -163,6 +206,7 @@ def first_poll(args: argparse.Namespace) -> dict[str, Any]:
             if args.prepare_in_workers:
                 _prepare_in_workers(desk.config.topic_rules())
             try:
+                peak.start()
                 t = time.perf_counter()
                 summaries = desk.poll_sources(due_only=False)
                 poll_s = time.perf_counter() - t
@@ -204,12 +248,8 @@ def feedparser_alone(args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     entries = sum(len(feedparser.parse(io.BytesIO(d)).entries) for d in docs)
     s = time.perf_counter() - t
-    return {
-        "seconds": round(s, 3),
-        "items": entries,
-        "rate": round(entries / s, 1),
-        **peak.report(),
-    }
+    peak.sample()
+    return _timed(s, entries, peak)
 
 
 def peer_reader(args: argparse.Namespace) -> dict[str, Any]:
@@ -224,19 +264,16 @@ def peer_reader(args: argparse.Namespace) -> dict[str, Any]:
             r = make_reader(str(Path(tmp) / "reader.sqlite"))
             for i in range(feeds):
                 r.add_feed(origin.url(f"/f{i}.xml"))
+            peak.start()
             t = time.perf_counter()
             r.update_feeds(workers=8)
             s = time.perf_counter() - t
+            peak.sample()
             entries = r.get_entry_counts().total
             r.close()
     finally:
         origin.__exit__()
-    return {
-        "seconds": round(s, 3),
-        "items": entries,
-        "rate": round(entries / s, 1),
-        **peak.report(),
-    }
+    return _timed(s, entries, peak)
 
 
 def repoll(args: argparse.Namespace) -> dict[str, Any]:
@@ -251,6 +288,7 @@ def repoll(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 desk.poll_sources(due_only=False)
                 origin.statuses.clear()
+                peak.start()
                 t = time.perf_counter()
                 desk.poll_sources(due_only=False)
                 s = time.perf_counter() - t
@@ -284,6 +322,7 @@ def drops(args: argparse.Namespace) -> dict[str, Any]:
                 p = folder / name
                 p.write_text(text, encoding="utf-8")
                 os.utime(p, (old, old))
+            peak.start()
             t = time.perf_counter()
             result = desk.pick_up_drops()
             s = time.perf_counter() - t
@@ -326,54 +365,22 @@ def steady(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def serve(args: argparse.Namespace) -> dict[str, Any]:
-    import subprocess
-    import urllib.request
+    from benchmarks.bench_serve import measure
 
-    from benchmarks.bench_serve import run_aiohttp, run_wrk, seed_store, wait_up
-    from tests.conftest import free_port
-
-    seconds = 3 if args.quick else 8
-    conns = 200
+    seconds, conns = (3 if args.quick else 8), 200
     peak = Peak()
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = seed_store(Path(tmp))
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                str(REPO / "benchmarks" / "bench_serve.py"),
-                "--serve",
-                str(cfg),
-                str(port),
-                "--http",
-                "auto",
-                "--loop",
-                "auto",
-            ],
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-        try:
-            wait_up(port)
-            base = f"http://127.0.0.1:{port}"
-            with urllib.request.urlopen(f"{base}/topics/defense.atom") as r:  # loopback only
-                etag = r.headers["ETag"]
-            load = run_wrk if shutil.which("wrk") else run_aiohttp
-            cases = {
-                "baseline_200": ("/__baseline", {}),
-                "feed_200": ("/topics/defense.atom", {}),
-                "baseline_304": ("/__baseline304", {}),
-                "feed_304": ("/topics/defense.atom", {"If-None-Match": etag}),
-            }
-            for name, (path, headers) in cases.items():
-                load(base + path, headers, 1, conns)  # warm up
-                res = load(base + path, headers, seconds, conns)
-                results[name] = {"rps": round(res.rps), "p99_ms": res.p99_ms, "errors": res.errors}
-            peak.sample()
-        finally:
-            server.terminate()
-            server.wait(10)
-    return {"tool": load.__name__, "connections": conns, "results": results, **peak.report()}
+    m = measure(seconds, conns, while_up=peak.sample)
+    names = {
+        "baseline static 200": "baseline_200",
+        "feed 200": "feed_200",
+        "baseline static 304": "baseline_304",
+        "feed 304 (If-None-Match)": "feed_304",
+    }
+    results = {
+        names[k]: {"rps": round(r.rps), "p99_ms": r.p99_ms, "errors": r.errors}
+        for k, r in m.results.items()
+    }
+    return {"tool": m.tool, "connections": conns, "results": results, **peak.report()}
 
 
 FIGURES: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {

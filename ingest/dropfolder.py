@@ -27,7 +27,7 @@ SOURCE = "drops"  # the `source` of every dropped file
 MAX_BYTES = 20 * 1024 * 1024
 _TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
 _SUBDIRS = ("done", "failed", "tmp")
-BATCH_ITEMS = 200  # items stored per transaction (their files move once it commits)
+BATCH_ITEMS = 25  # items stored per transaction (their files move once it commits)
 POOL_MIN_FILES = 64  # a pickup this big reads and prepares files in worker processes
 
 

@@ -123,14 +123,15 @@ def attach(items: list[Item]) -> list[Item]:
 
 
 def parse_and_prepare(
-    args: tuple[bytes, str], kwargs: dict[str, Any], rules: list[TopicRule] | None = None
+    data: bytes, source: str, *, rules: list[TopicRule] | None = None, **kwargs: Any
 ) -> Any:
-    """A parse-pool job: `ingest.poller._parse_job` plus the preparation of every item
-    (and its topics, given the rules). Module-level, so it pickles by name."""
+    """`parse_feed` plus the preparation of every item (and its topics, given the rules):
+    a drop-in for `parse_feed` as a parse-pool task. Module-level, so it pickles by name
+    (also inside `functools.partial(parse_and_prepare, rules=...)`)."""
     from ingest.feedparse import parse_feed
 
     if rules is not None:
         use_rules(rules)
-    parsed = parse_feed(*args, **kwargs)
+    parsed = parse_feed(data, source, **kwargs)
     attach(parsed.items)
     return parsed
