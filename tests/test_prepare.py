@@ -165,11 +165,19 @@ def test_signature_equals_datasketch_minhash() -> None:
 
 def test_memo_tables_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cleared when full: never more than the cap plus one document's words."""
-    text = " ".join(f"word{i:04d}x" for i in range(400))
+
+    def word(n: int) -> str:  # letters only: a digit would split it into several tokens
+        out = "zq"
+        while n:
+            n, r = divmod(n, 26)
+            out += chr(97 + r)
+        return out
+
+    text = " ".join(word(i) for i in range(400))
     before = minhash.features("A title", text).pack()
     monkeypatch.setattr(minhash, "_MEMO_MAX", 50)
-    for d in range(5):
-        minhash.features("A title", " ".join(f"doc{d}w{i:04d}" for i in range(400)))
+    for d in range(1, 6):
+        minhash.features("A title", " ".join(word(d * 1000 + i) for i in range(400)))
         assert len(minhash._READING) <= 50 + 400 and len(minhash._STEM_HASH) <= 50 + 400
     assert minhash.features("A title", text).pack() == before  # same values, memo or not
 
