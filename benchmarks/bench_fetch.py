@@ -21,6 +21,7 @@ import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.suite import _hwm_mb
 from tests.conftest import write_config
 from tests.origin import Origin, Route, rss
 from wiredesk.config import load_config
@@ -48,13 +49,7 @@ def pool_pids(desk: Desk) -> list[int]:
 
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of a live process (forkserver workers are not our children: no rusage)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _hwm_mb(pid)
 
 
 def feedparser_alone(docs: list[bytes]) -> tuple[float, int]:

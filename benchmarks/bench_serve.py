@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,18 +159,30 @@ def wait_up(port: int) -> None:
     raise SystemExit("server did not start")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=200)
-    ap.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"])
-    ap.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"])
-    ap.add_argument("--serve", nargs=2, metavar=("CONFIG", "PORT"), help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.serve:
-        serve(args.serve[0], int(args.serve[1]), args.http, args.loop)
-        return
+CASES = [
+    ("baseline static 200", "/__baseline", False),
+    ("feed 200", "/topics/defense.atom", False),
+    ("baseline static 304", "/__baseline304", False),
+    ("feed 304 (If-None-Match)", "/topics/defense.atom", True),
+]
 
+
+@dataclass
+class Measured:
+    tool: str
+    size: int  # bytes of the cached feed
+    results: dict[str, Result]
+
+
+def measure(
+    seconds: int,
+    conns: int,
+    http: str = "auto",
+    loop: str = "auto",
+    while_up: Callable[[], None] | None = None,
+) -> Measured:
+    """Seed a store, start the server process, load each case (after a warm-up); call
+    `while_up` before the server ends (to read its memory)."""
     from tests.conftest import free_port
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,9 +196,9 @@ def main() -> None:
                 str(cfg),
                 str(port),
                 "--http",
-                args.http,
+                http,
                 "--loop",
-                args.loop,
+                loop,
             ],
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
@@ -198,35 +211,46 @@ def main() -> None:
                 etag = r.headers["ETag"]
                 size = len(r.read())
             load = run_wrk if shutil.which("wrk") else run_aiohttp
-            tool = "wrk" if load is run_wrk else "aiohttp"
-            print(
-                f"bench_serve: cached topic feed of {size} bytes, {args.connections} keep-alive"
-                f" clients, {args.seconds}s each, load by {tool}, cores={os.cpu_count()},"
-                f" http={args.http} loop={args.loop}"
-            )
-            cases = [
-                ("baseline static 200", "/__baseline", {}),
-                ("feed 200", "/topics/defense.atom", {}),
-                ("baseline static 304", "/__baseline304", {}),
-                ("feed 304 (If-None-Match)", "/topics/defense.atom", {"If-None-Match": etag}),
-            ]
             results = {}
-            for name, path, headers in cases:
-                load(base + path, headers, 2, args.connections)  # warm up
-                results[name] = load(base + path, headers, args.seconds, args.connections)
-            for name, r in results.items():
-                kind = "200" if "200" in name else "304"
-                ref = results[f"baseline static {kind}"]
-                print(
-                    f"  {name:<28} {r.rps:>9.0f} req/s ({r.rps / ref.rps:4.2f}x baseline)"
-                    f"  p99 {r.p99_ms:7.1f} ms ({r.p99_ms / max(ref.p99_ms, 1e-6):4.2f}x)"
-                    f"  errors {r.errors}"
-                )
-            target = results["feed 304 (If-None-Match)"].rps
-            print(f"  target >= 2000 req/s for 304s: {'met' if target >= 2000 else 'NOT met'}")
+            for name, path, conditional in CASES:
+                headers = {"If-None-Match": etag} if conditional else {}
+                load(base + path, headers, 2, conns)  # warm up
+                results[name] = load(base + path, headers, seconds, conns)
+            if while_up is not None:
+                while_up()
         finally:
             server.terminate()
             server.wait(10)
+    return Measured("wrk" if load is run_wrk else "aiohttp", size, results)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=200)
+    ap.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"])
+    ap.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"])
+    ap.add_argument("--serve", nargs=2, metavar=("CONFIG", "PORT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]), args.http, args.loop)
+        return
+    m = measure(args.seconds, args.connections, args.http, args.loop)
+    print(
+        f"bench_serve: cached topic feed of {m.size} bytes, {args.connections} keep-alive"
+        f" clients, {args.seconds}s each, load by {m.tool}, cores={os.cpu_count()},"
+        f" http={args.http} loop={args.loop}"
+    )
+    for name, r in m.results.items():
+        kind = "200" if "200" in name else "304"
+        ref = m.results[f"baseline static {kind}"]
+        print(
+            f"  {name:<28} {r.rps:>9.0f} req/s ({r.rps / ref.rps:4.2f}x baseline)"
+            f"  p99 {r.p99_ms:7.1f} ms ({r.p99_ms / max(ref.p99_ms, 1e-6):4.2f}x)"
+            f"  errors {r.errors}"
+        )
+    target = m.results["feed 304 (If-None-Match)"].rps
+    print(f"  target >= 2000 req/s for 304s: {'met' if target >= 2000 else 'NOT met'}")
 
 
 if __name__ == "__main__":

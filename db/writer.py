@@ -26,6 +26,18 @@ class Writer:
 
     # -- lookups the pipeline makes inside its transaction --------------------
 
+    def articles_for_keys(self, keys: list[str]) -> dict[str, int]:
+        """The article each known key names (one query for all of them)."""
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        return {
+            r[0]: int(r[1])
+            for r in self.conn.execute(
+                f"SELECT key, article_id FROM article_keys WHERE key IN ({marks})", keys
+            )
+        }
+
     def article_for_keys(self, keys: Iterable[str]) -> int | None:
         for key in keys:
             row = self.conn.execute(
@@ -157,12 +169,16 @@ class Writer:
             )
         ]
 
-    def set_topics(self, article_id: int, hits: Iterable[TopicHit]) -> tuple[set[str], set[str]]:
-        """Replace the article's topics; returns (added, removed) topic ids."""
-        before = set(self.topics_of(article_id))
+    def set_topics(
+        self, article_id: int, hits: Iterable[TopicHit], *, new: bool = False
+    ) -> tuple[set[str], set[str]]:
+        """Replace the article's topics; returns (added, removed) topic ids. `new`: the
+        article was inserted in this transaction, so it has no topics to look up yet."""
+        before = set() if new else set(self.topics_of(article_id))
         hits = list(hits)
         after = {h.topic for h in hits}
-        self.conn.execute("DELETE FROM article_topics WHERE article_id = ?", (article_id,))
+        if not new:
+            self.conn.execute("DELETE FROM article_topics WHERE article_id = ?", (article_id,))
         self.conn.executemany(
             "INSERT INTO article_topics (article_id, topic, score, matched) VALUES (?,?,?,?)",
             [

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +16,8 @@ from pathlib import Path
 from ingest.feedparse import FeedFormatError, parse_feed
 from ingest.item import Item
 from ingest.metrics import DROP_FILES, DROP_QUEUE
+from ingest.prepare import attach, use_rules
+from ingest.rules import TopicRule
 from ingest.text import NotTextError, decode_text
 from ingest.wire import WireFormatError, parse_wire
 
@@ -23,6 +27,8 @@ SOURCE = "drops"  # the `source` of every dropped file
 MAX_BYTES = 20 * 1024 * 1024
 _TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
 _SUBDIRS = ("done", "failed", "tmp")
+BATCH_ITEMS = 25  # items stored per transaction (their files move once it commits)
+POOL_MIN_FILES = 64  # a pickup this big reads and prepares files in worker processes
 
 
 class DropError(ValueError):
@@ -92,14 +98,94 @@ def read_drop(path: Path, data: bytes) -> DropRead:
     )
 
 
+def load_file(path: Path) -> DropRead:
+    """Read a candidate; raises DropError for anything that is not a readable regular file."""
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        raise DropError("a symbolic link: links are never followed")
+    if not stat.S_ISREG(st.st_mode):
+        raise DropError("not a regular file (FIFO, socket or device)")
+    if st.st_size > MAX_BYTES:
+        raise DropError(f"file too large: {st.st_size} bytes > {MAX_BYTES}")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_BYTES + 1)
+    return read_drop(path, data)
+
+
+def _load_job(path: Path) -> DropRead | str:
+    """A pool job: the file read, parsed and its items prepared, or why it cannot be."""
+    try:
+        read = load_file(path)
+    except (DropError, OSError) as exc:
+        return str(exc)
+    attach(read.items)
+    return read
+
+
+def _workers() -> int:
+    # storing stays in this process: leave it a core
+    cpus = os.cpu_count() or 1
+    return cpus - 1 if cpus > 1 else 0
+
+
 class DropFolder:
     """A file is taken once its size and mtime have held still for `settle` seconds."""
 
-    def __init__(self, path: Path, settle: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        settle: float = 1.0,
+        *,
+        workers: int | None = None,
+        rules: list[TopicRule] | None = None,
+    ) -> None:
         self.path = path
         self.settle = settle
+        self.workers = _workers() if workers is None else workers
+        self.rules = rules  # the workers also file items under topics by these
+        self._pool: ProcessPoolExecutor | None = None
         for sub in _SUBDIRS:
             (path / sub).mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def set_rules(self, rules: list[TopicRule] | None) -> None:
+        """New topic rules (config reload): the next big pickup starts fresh workers.
+        (Items a worker filed by other rules are filed again by the pipeline anyway.)"""
+        self.rules = rules
+        self.close()
+
+    def _reads(self, paths: list[Path]) -> Iterator[DropRead | str]:
+        """Each file read (or why not), in order; big pickups in worker processes."""
+        done = 0
+        if self.workers and len(paths) >= POOL_MIN_FILES:
+            try:
+                if self._pool is None:
+                    # forkserver: never fork a process that runs uvicorn and scheduler threads
+                    ctx = multiprocessing.get_context("forkserver")
+                    ctx.set_forkserver_preload(["ingest.dropfolder"])
+                    self._pool = ProcessPoolExecutor(
+                        self.workers, mp_context=ctx, initializer=use_rules, initargs=(self.rules,)
+                    )
+                for read in self._pool.map(_load_job, paths, chunksize=16):
+                    yield read
+                    done += 1
+                return
+            except (RuntimeError, OSError) as exc:
+                # no pool here (no __main__ guard, no /dev/shm) or a worker died: the
+                # files not read yet are read in this process
+                log.warning("event=drop_pool_unavailable error=%r", str(exc)[:200])
+                self.workers = 0
+                self._pool = None
+        for path in paths[done:]:
+            try:
+                yield self.load(path)
+            except (DropError, OSError) as exc:
+                yield str(exc)
 
     def candidates(self) -> tuple[list[Path], int]:
         """(stable files, oldest first; count of files still settling)."""
@@ -122,19 +208,7 @@ class DropFolder:
 
     def load(self, path: Path) -> DropRead:
         """Read a candidate; raises DropError for anything that is not a readable regular file."""
-        st = path.lstat()
-        if stat.S_ISLNK(st.st_mode):
-            raise DropError("a symbolic link: links are never followed")
-        if not stat.S_ISREG(st.st_mode):
-            raise DropError("not a regular file (FIFO, socket or device)")
-        if st.st_size > MAX_BYTES:
-            raise DropError(f"file too large: {st.st_size} bytes > {MAX_BYTES}")
-        fd = os.open(
-            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        )
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-        return read_drop(path, data)
+        return load_file(path)
 
     def _destination(self, sub: str, name: str) -> Path:
         dest = self.path / sub / name
@@ -177,35 +251,49 @@ class DropFolder:
         *,
         limit: int | None = None,
     ) -> DropResult:
-        """Take every stable file: commit its items through `store_items`, then move it.
-        A file whose content is committed but not yet moved (crash) is seen again, found
-        unchanged by the pipeline, and moved then."""
+        """Take every stable file: commit its items through `store_items` (several files
+        per transaction, up to BATCH_ITEMS items), then move it. A file whose content is
+        committed but not yet moved (crash) is seen again, found unchanged by the
+        pipeline, and moved then."""
         result = DropResult()
         paths, result.waiting = self.candidates()
         DROP_QUEUE.set(len(paths) + result.waiting)
-        for path in paths[:limit]:
-            try:
-                read = self.load(path)
-            except (DropError, OSError) as exc:
-                reason = str(exc)
-                record_failure(path.name, reason)
-                self.fail(path, reason)
+        batch: list[tuple[Path, DropRead]] = []
+        pending = 0
+
+        def flush() -> None:
+            # one transaction for the batch; its files move only once it committed
+            store_items([item for _, read in batch for item in read.items])
+            for path, read in batch:
+                for key, reason in read.failures:
+                    record_failure(key, reason)
+                self.done(path)
+                result.taken += 1
+                DROP_FILES.labels("taken").inc()
+                DROP_QUEUE.dec()
+                log.info(
+                    "event=drop_taken file=%s items=%d failed_entries=%d",
+                    path.name,
+                    len(read.items),
+                    len(read.failures),
+                )
+            batch.clear()
+
+        paths = paths[:limit]
+        for path, read in zip(paths, self._reads(paths), strict=True):
+            if isinstance(read, str):
+                record_failure(path.name, read)
+                self.fail(path, read)
                 result.failed += 1
                 DROP_FILES.labels("failed").inc()
-                result.errors.append(f"{path.name}: {reason}")
-                log.warning("event=drop_failed file=%s reason=%r", path.name, reason)
+                result.errors.append(f"{path.name}: {read}")
+                log.warning("event=drop_failed file=%s reason=%r", path.name, read)
                 continue
-            store_items(read.items)
-            for key, reason in read.failures:
-                record_failure(key, reason)
-            self.done(path)
-            result.taken += 1
-            DROP_FILES.labels("taken").inc()
-            DROP_QUEUE.dec()
-            log.info(
-                "event=drop_taken file=%s items=%d failed_entries=%d",
-                path.name,
-                len(read.items),
-                len(read.failures),
-            )
+            batch.append((path, read))
+            pending += len(read.items)
+            if pending >= BATCH_ITEMS:
+                flush()
+                pending = 0
+        if batch:
+            flush()
         return result

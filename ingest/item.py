@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingest.prepare import Prepared
 
 
 @dataclass
@@ -30,3 +34,5 @@ class Item:
     language: str | None = None
     subheads: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # the pipeline's text work, when a parse worker already did it (ingest.prepare)
+    prepared: Prepared | None = field(default=None, compare=False, repr=False)

@@ -121,12 +121,56 @@ def _stemmer(lang: str) -> Stemmer.Stemmer:
 @lru_cache(maxsize=1)
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
     # generated once and shared: building them per document costs more than hashing
-    perms: tuple[np.ndarray, np.ndarray] = MinHash(num_perm=NUM_PERM, seed=1).permutations
-    return perms
+    a, b = MinHash(num_perm=NUM_PERM, seed=1, scheme=_SCHEME).permutations
+    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 
 
 def _h(token: str) -> int:
     return xxhash.xxh32_intdigest(token.encode("utf-8"))
+
+
+# Per-process memo tables (a word's stem hash, a raw token's reading): news text repeats
+# its vocabulary, so most tokens are looked up rather than stemmed and hashed again.
+# Cleared when full, so memory stays bounded (~30 MB each at the cap).
+_MEMO_MAX = 200_000
+_STEM_HASH: dict[str, int] = {}
+_NUMBER_HASH: dict[str, int] = {}
+# raw token -> None (stopword, too short), a number (str, digits only) or (word, capitalised)
+_READING: dict[str, tuple[str, bool] | str | None] = {}
+
+
+def _bounded(memo: dict[str, object]) -> None:
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+
+
+def _stem_hashes(words: list[str]) -> list[int]:
+    """xxh32 of each word's stem (Russian stemmer for Cyrillic words, English for the rest)."""
+    memo = _STEM_HASH
+    missing = [w for w in dict.fromkeys(words) if w not in memo]
+    if missing:
+        _bounded(memo)  # type: ignore[arg-type]
+        for w, s in zip(missing, _stem(missing), strict=True):
+            memo[w] = _h(s)
+    return [memo[w] for w in words]
+
+
+def _number_hashes(numbers: list[str]) -> list[int]:
+    memo = _NUMBER_HASH
+    out = []
+    for n in numbers:
+        h = memo.get(n)
+        if h is None:
+            _bounded(memo)  # type: ignore[arg-type]
+            h = memo[n] = _h(n)
+        out.append(h)
+    return out
+
+
+def _unique(hashes: list[int]) -> np.ndarray:
+    if not hashes:
+        return _EMPTY
+    return np.unique(np.array(hashes, dtype=np.uint32))
 
 
 def _hashes(tokens: list[str]) -> np.ndarray:
@@ -135,13 +179,25 @@ def _hashes(tokens: list[str]) -> np.ndarray:
     return np.unique(np.fromiter((_h(t) for t in tokens), dtype=np.uint32, count=len(tokens)))
 
 
+def _fmix32(hv: np.ndarray) -> np.ndarray:
+    """The MurmurHash3 32-bit finalizer, as datasketch's "affine32" scheme pre-mixes."""
+    hv = hv ^ (hv >> np.uint32(16))
+    hv = hv * np.uint32(0x85EBCA6B)
+    hv = hv ^ (hv >> np.uint32(13))
+    hv = hv * np.uint32(0xC2B2AE35)
+    out: np.ndarray = hv ^ (hv >> np.uint32(16))
+    return out
+
+
 def _signature(hashes: np.ndarray) -> np.ndarray:
+    """datasketch's MinHash (affine32, seed 1) of already-hashed tokens, computed in one
+    array expression instead of building a MinHash object per signature (equal values,
+    checked by tests/test_minhash_speed.py against datasketch itself)."""
     if not len(hashes):
         return np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
-    m = MinHash(num_perm=NUM_PERM, seed=1, permutations=_permutations(), scheme=_SCHEME)
-    m.hashfunc = int  # the tokens are already 32-bit hashes
-    m.update_batch(hashes.tolist())
-    return np.asarray(m.hashvalues, dtype=np.uint32)
+    a, b = _permutations()
+    hv = _fmix32(hashes.astype(np.uint32).reshape(-1, 1))
+    return np.asarray((hv * a + b).min(axis=0), dtype=np.uint32)
 
 
 def _number(token: str) -> str:
@@ -169,26 +225,49 @@ class _Tokens:
     words: list[str]
     numbers: list[str]
     names: list[str]
+    # how many words, numbers and names had been read when the lead (`lead` words) was full
+    lead_counts: tuple[int, int, int] = (0, 0, 0)
 
 
-def _tokenize(text: str, limit: int) -> _Tokens:
+def _reading(tok: str) -> tuple[str, bool] | str | None:
+    """What one raw token contributes: a number, a content word (and whether it is
+    capitalised), or nothing (a stopword or a single letter)."""
+    if tok[0].isdigit():
+        return _number(tok)
+    low = tok.casefold().replace("ё", "е")
+    if low in STOPWORDS or len(low) < 2:
+        return None
+    return low, tok[0].isupper()
+
+
+def _tokenize(text: str, limit: int, lead: int = 0) -> _Tokens:
     words: list[str] = []
     numbers: list[str] = []
     names: list[str] = []
+    memo = _READING
+    counts = None
     for m in _WORD.finditer(text):
         tok = m.group(0)
-        if tok[0].isdigit():
-            numbers.append(_number(tok))
+        r = memo.get(tok, False)  # False: not read yet
+        if r is False:
+            _bounded(memo)  # type: ignore[arg-type]
+            r = memo[tok] = _reading(tok)
+        if r is None or r is True:
             continue
-        low = tok.casefold().replace("ё", "е")
-        if low in STOPWORDS or len(low) < 2:
+        if isinstance(r, str):
+            numbers.append(r)
             continue
+        low, upper = r
         words.append(low)
-        if tok[0].isupper() and not _SENTENCE_START.search(text[max(0, m.start() - 3) : m.start()]):
-            names.append(low)
+        if upper:
+            start = m.start()
+            if not _SENTENCE_START.search(text[max(0, start - 3) : start]):
+                names.append(low)
+        if len(words) == lead:
+            counts = (lead, len(numbers), len(names))
         if len(words) >= limit:
             break
-    return _Tokens(words, numbers, names)
+    return _Tokens(words, numbers, names, counts or (len(words), len(numbers), len(names)))
 
 
 def _quoted_words(text: str) -> list[str]:
@@ -216,24 +295,27 @@ def features(title: str | None, body: str | None) -> Features:
     text, marked = strip_update_marker(unicodedata.normalize("NFKC", body or ""))
     marked = marked or bool(UPDATE_MARKER.match(title))
     t = _tokenize(title, 60)
-    b = _tokenize(text, MAX_WORDS)
-    lb = _tokenize(text, LEAD_WORDS)
-    stems_t = _stem(t.words)
-    stems_b = _stem(b.words)
-    lead_stems = stems_t + stems_b[:LEAD_WORDS]
-    title_set = _hashes(stems_t)
-    lead = _hashes(lead_stems)
+    # one pass over the body: the lead is its first LEAD_WORDS words and what came with them
+    b = _tokenize(text, MAX_WORDS, LEAD_WORDS)
+    n_lead, n_numbers, n_names = b.lead_counts
+    title_h = _stem_hashes(t.words)
+    body_h = _stem_hashes(b.words)
+    title_set = _unique(title_h)
+    lead = _unique(title_h + body_h[:n_lead])
+    numbers_t = _number_hashes(t.numbers)
+    numbers_b = _number_hashes(b.numbers)
+    names_h = _stem_hashes(b.names)
     return Features(
-        words=_hashes(stems_t + stems_b),
+        words=_unique(title_h + body_h),
         lead=lead,
         title=title_set,
-        numbers=_hashes(t.numbers + b.numbers),
-        lead_numbers=_hashes(t.numbers + lb.numbers),
+        numbers=_unique(numbers_t + numbers_b),
+        lead_numbers=_unique(numbers_t + numbers_b[:n_numbers]),
         # headlines are often in Title Case: names come from the body only
-        names=_hashes(_stem(b.names)),
-        lead_names=_hashes(_stem(lb.names)),
-        quoted=_hashes(_stem(_quoted_words(f"{title}\n{text}"))),
-        signature=_signature(_hashes(stems_t + stems_b[:HEAD_WORDS])),
+        names=_unique(names_h),
+        lead_names=_unique(names_h[:n_names]),
+        quoted=_unique(_stem_hashes(_quoted_words(f"{title}\n{text}"))),
+        signature=_signature(_unique(title_h + body_h[:HEAD_WORDS])),
         lead_signature=_signature(lead),
         title_signature=_signature(title_set),
         length=len(text.split()),

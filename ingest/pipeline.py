@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from db import ArticleData, SightingData, Store, Writer, dedup_store, iso
+from db.models import TopicHit
 from db.writer import item_tombstone
 from ingest.dedup import Deduplicator, Match
 from ingest.item import Item
-from ingest.language import detect_language
 from ingest.metrics import ITEMS
-from ingest.minhash import UPDATE_MARKER, Features, features
-from ingest.normalize import canonical_url, fingerprint, normalised_words
+from ingest.minhash import Features
+from ingest.normalize import normalised_words
+from ingest.prepare import classify, prepared
 from ingest.representative import DEFAULT_PREFER, Copy, better
-from ingest.text import html_to_text, make_title
 from ingest.topics import Matcher
 
 log = logging.getLogger("wiredesk.ingest")
@@ -82,6 +82,7 @@ class _Prepared:
     feats: Features
     dated: bool  # the source gave a usable date
     content_hash: str
+    topics: tuple[str, list[TopicHit]] | None = None  # classified already, by these rules
 
 
 class Pipeline:
@@ -139,54 +140,38 @@ class Pipeline:
         return outcome
 
     def _prepare(self, item: Item, now: datetime) -> _Prepared:
-        body = item.body
-        if not body and item.content_html:
-            body = html_to_text(item.content_html)
-        if not body and item.summary:
-            body = html_to_text(item.summary)
-        title = (item.title or "").strip()
-        if body and (not title or UPDATE_MARKER.match(title)):
-            # a title made from an "Updated at 14:30 with …" line says nothing: take the
-            # next paragraph's first sentence
-            paras = [p for p in body.split("\n\n") if p.strip()]
-            while paras and UPDATE_MARKER.match(paras[0]) and len(paras) > 1:
-                paras = paras[1:]
-            title = make_title(paras[0]) if paras else title
-        title = title or make_title(body or "") or "(untitled)"
+        pre = prepared(item)
         published = item.published
         dated = published is not None and published <= now + FUTURE_TOLERANCE
         if published is None or published > now + FUTURE_TOLERANCE:
             published = now
-        declared = (item.language or "").replace("_", "-").split("-")[0].strip().lower()
-        language = declared or detect_language(f"{title}\n{(body or '')[:600]}")
         art = ArticleData(
             guid=article_guid(item.source, item.item_key),
-            title=title,
-            summary=html_to_text(item.summary) if item.summary else None,
-            body=body,
+            title=pre.title,
+            summary=pre.summary,
+            body=pre.body,
             content_html=item.content_html,
             url=item.url,
-            canonical_url=canonical_url(item.url),
+            canonical_url=pre.canonical_url,
             published=iso(published),
             published_raw=item.published_raw,
             source=item.source,
-            fingerprint=fingerprint(title, body),
+            fingerprint=pre.fingerprint,
             author=item.author,
             agency=item.agency,
             dateline=item.dateline,
-            language=language,
+            language=pre.language,
             subheads=item.subheads,
         )
-        content_hash = fingerprint(art.title, (art.body or "") + (art.summary or ""))
-        return _Prepared(art, features(art.title, art.body), dated, content_hash)
+        return _Prepared(art, pre.features, dated, pre.content_hash, pre.topics)
 
-    def _classify(self, w: Writer, article_id: int, art: ArticleData) -> None:
-        body = art.body or ""
-        lead, _, rest = body.partition("\n\n")
-        hits = self.matcher.classify(
-            art.title, lead, rest, language=art.language, source=art.source
-        )
-        w.set_topics(article_id, hits)
+    def _classify(self, w: Writer, article_id: int, p: _Prepared, *, new: bool = False) -> None:
+        if p.topics is not None and p.topics[0] == self.matcher.fingerprint:
+            hits = p.topics[1]  # a worker classified it by these very rules
+        else:
+            art = p.art
+            hits = classify(self.matcher, art.title, art.body, art.language, art.source)
+        w.set_topics(article_id, hits, new=new)
 
     def _index(self, w: Writer, article_id: int, sighting_id: int | None, p: _Prepared) -> None:
         self.dedup.add(
@@ -215,7 +200,7 @@ class Pipeline:
         dedup_store.set_representative(
             w.conn, article_id, sighting_id, p.art.url, p.art.canonical_url, p.art.published
         )
-        self._classify(w, article_id, p.art)
+        self._classify(w, article_id, p)
 
     def _one(self, w: Writer, item: Item) -> Outcome:
         now = datetime.now(UTC)
@@ -251,7 +236,7 @@ class Pipeline:
                 return outcome
 
         article_id = w.insert_article(art, keys)
-        self._classify(w, article_id, art)
+        self._classify(w, article_id, p, new=True)
         sid = w.add_sighting(article_id, self._sighting(item, p, "new", None, None))
         self._index(w, article_id, sid, p)
         return Outcome("new", article_id)
@@ -262,8 +247,9 @@ class Pipeline:
         source already gave under another identity, a shared link is not enough (blogs
         and wires tell items apart by fragment, `page.html#a0306`, which canonical URLs
         drop), and neither is shared text under another headline (template posts)."""
+        known = w.articles_for_keys(keys)
         for key in keys:
-            found = w.article_for_keys([key])
+            found = known.get(key)
             if found is None:
                 continue
             kind = key.split(":", 1)[0]
@@ -342,7 +328,7 @@ class Pipeline:
         if dedup_store.is_representative(w.conn, article_id, sighting_id):
             dedup_store.pin_representative(w.conn, article_id, sighting_id)
             w.update_article(article_id, p.art, [f"fp:{p.art.fingerprint}"])
-            self._classify(w, article_id, p.art)
+            self._classify(w, article_id, p)
             self._index(w, article_id, sighting_id, p)
             match = "update"
         else:

@@ -8,6 +8,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 from db.models import TopicHit
 from ingest.rules import (
@@ -48,6 +49,7 @@ __all__ = [
 Found = dict[int, list[int]]  # phrase id -> word positions in one field
 TOKEN_CACHE = 200_000
 _Entry = tuple[list[int], dict[str, list[int]], dict[str, list[int]], list[int]]
+_NOTHING: _Entry = ([], {}, {}, [])  # the cached entry of every word that starts no phrase
 
 
 @dataclass
@@ -147,6 +149,12 @@ def _second_word_keys(w: Word) -> tuple[frozenset[str], str | None] | None:
     return frozenset(russian_forms(w.text)), (stem if len(stem) >= MIN_STEM else None)
 
 
+def rules_fingerprint(rules: list[TopicRule]) -> str:
+    """sha256 of topic rules as configured (`Matcher.fingerprint` without compiling)."""
+    data = [asdict(r) for r in rules]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 class Matcher:
     """Every phrase of every topic sits in one index keyed by its first word (a token,
     an English form, or `~stem` for Russian; prefixes by length), so the cost per
@@ -199,11 +207,11 @@ class Matcher:
         # cost one lookup (bounded: cleared when full)
         self._token_cache: dict[str, _Entry] = {}
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """sha256 of the rules as configured: equal rules, equal decisions."""
-        data = [asdict(r) for r in self.rules.values()]
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        """sha256 of the rules as configured: equal rules, equal decisions (the rules of
+        a Matcher never change, so it is computed once)."""
+        return rules_fingerprint(list(self.rules.values()))
 
     # -- compiling ------------------------------------------------------------------
 
@@ -285,12 +293,21 @@ class Matcher:
         found: Found = {}
         n = len(tokens)
         cache, tails = self._token_cache, self._tails
-        for i, tok in enumerate(tokens):
-            entry = cache.get(tok)
+        # most words start no phrase: one lookup each, in a comprehension, picks out the
+        # few positions worth a closer look
+        entries = [cache.get(tok) for tok in tokens]
+        for i, entry in enumerate(entries):
+            if entry is _NOTHING:
+                continue
             if entry is None:
                 if len(cache) >= TOKEN_CACHE:
                     cache.clear()
-                entry = cache[tok] = self._entry(tok)
+                entry = self._entry(tokens[i])
+                if not any(entry):
+                    entry = _NOTHING
+                cache[tokens[i]] = entry
+                if entry is _NOTHING:
+                    continue
             singles, pairs, stems, longer = entry
             for pid in singles:
                 found.setdefault(pid, []).append(i)

@@ -80,7 +80,9 @@ class Desk:
                 f.parse_memory,
             ),
         )
-        self.drops = DropFolder(config.drops.path, settle=config.drops.settle)
+        self.drops = DropFolder(
+            config.drops.path, settle=config.drops.settle, rules=config.topic_rules()
+        )
         self.publisher = Publisher(
             self.store,
             _topic_infos(config),
@@ -120,6 +122,7 @@ class Desk:
         self.publisher.title = config.publish.title
         self.publisher.entries = config.publish.entries
         self.drops.settle = config.drops.settle
+        self.drops.set_rules(config.topic_rules())
         self.config = config.model_copy(
             update={
                 "database": self.config.database,
@@ -181,4 +184,5 @@ class Desk:
 
     def close(self) -> None:
         self.poller.close()
+        self.drops.close()
         self.store.close()

@@ -1,0 +1,70 @@
+"""Per-item cost of each CPU stage on the farm's items (best of 3 rounds), no I/O.
+
+    .venv/bin/python benchmarks/bench_stages.py
+
+Run it from another checkout's root (with this file copied there) to compare two
+versions of the code on the same items: it only calls functions both have.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path.cwd()))
+
+
+def best(f: Callable[[], object], n: int, rounds: int = 3) -> float:
+    t = float("inf")
+    for _ in range(rounds):
+        a = time.perf_counter()
+        f()
+        t = min(t, time.perf_counter() - a)
+    return t / n * 1e6
+
+
+def main() -> None:
+    import feedparser
+
+    from benchmarks.suite import farm_docs
+    from ingest.dedup import compare
+    from ingest.feedparse import parse_feed
+    from ingest.minhash import features
+    from ingest.normalize import fingerprint
+    from ingest.topics import Matcher
+    from tests.conftest import write_config
+    from wiredesk.config import load_config
+
+    docs = farm_docs(60, 50)[:20]
+    items = [i for d in docs for i in parse_feed(d, "s").items]
+    n = len(items)
+    matcher = Matcher(load_config(write_config(Path(tempfile.mkdtemp()))).topic_rules())
+
+    def classify() -> None:
+        for i in items:
+            lead, _, rest = (i.body or "").partition("\n\n")
+            matcher.classify(i.title or "", lead, rest, language=i.language, source=i.source)
+
+    feats = [features(i.title, i.body) for i in items]
+    rng = random.Random(1)
+    pairs = [(rng.choice(feats), rng.choice(feats)) for _ in range(n)]
+    rows = [
+        ("feedparser.parse, defaults", lambda: [feedparser.parse(io.BytesIO(d)) for d in docs]),
+        ("parse_feed (ours: no sanitiser, nh3)", lambda: [parse_feed(d, "s") for d in docs]),
+        ("features (MinHash, words, names)", lambda: [features(i.title, i.body) for i in items]),
+        ("fingerprint", lambda: [fingerprint(i.title, i.body) for i in items]),
+        ("topic classification", classify),
+        ("near-dup verification, one pair", lambda: [compare(a, b) for a, b in pairs]),
+    ]
+    print(f"{n} farm items, us per item (best of 3), code in {Path.cwd()}")
+    for label, f in rows:
+        print(f"  {label:<40} {best(f, n):8.0f}")
+
+
+if __name__ == "__main__":
+    main()

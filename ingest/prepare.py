@@ -1,0 +1,137 @@
+"""Per-item work that needs no store: plain text, title, language, keys' text parts, features.
+
+Pure and picklable, so it can run in a parse worker right after parsing (`parse_and_prepare`
+is a pool job) and the pipeline's single writer is left with lookups and writes. An item
+that arrives without it (drop folder, tests, inline parsing) is prepared by the pipeline
+with the same function, so both paths store the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from db.models import TopicHit
+from ingest.item import Item
+from ingest.language import detect_language
+from ingest.minhash import UPDATE_MARKER, Features, features
+from ingest.normalize import canonical_url, fingerprint
+from ingest.rules import TopicRule
+from ingest.text import html_to_text, make_title
+from ingest.topics import Matcher, rules_fingerprint
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the pipeline derives from an item's text, and the text it was derived from."""
+
+    basis: tuple[str | None, str | None, str | None, str | None, str | None, str | None]
+    title: str
+    body: str | None
+    summary: str | None
+    language: str | None
+    canonical_url: str | None
+    fingerprint: str  # of title + body: the `fp:` key
+    content_hash: str  # of title + body + summary: detects a changed item on a later poll
+    features: Features
+    # the topics, when a matcher was at hand: (its rules' fingerprint, the hits)
+    topics: tuple[str, list[TopicHit]] | None = None
+
+    def matches(self, item: Item) -> bool:
+        """Was this prepared from the item as it is now?"""
+        return self.basis == _basis(item)
+
+
+def _basis(item: Item) -> tuple[str | None, ...]:
+    return (item.title, item.body, item.summary, item.content_html, item.url, item.language)
+
+
+def classify(
+    matcher: Matcher, title: str, body: str | None, language: str | None, source: str
+) -> list[TopicHit]:
+    """The article's topics: title, lead (first paragraph) and the rest of the body."""
+    lead, _, rest = (body or "").partition("\n\n")
+    return matcher.classify(title, lead, rest, language=language, source=source)
+
+
+def prepare(item: Item, matcher: Matcher | None = None) -> Prepared:
+    body = item.body
+    if not body and item.content_html:
+        body = html_to_text(item.content_html)
+    if not body and item.summary:
+        body = html_to_text(item.summary)
+    title = (item.title or "").strip()
+    if body and (not title or UPDATE_MARKER.match(title)):
+        # a title made from an "Updated at 14:30 with …" line says nothing: take the
+        # next paragraph's first sentence
+        paras = [p for p in body.split("\n\n") if p.strip()]
+        while paras and UPDATE_MARKER.match(paras[0]) and len(paras) > 1:
+            paras = paras[1:]
+        title = make_title(paras[0]) if paras else title
+    title = title or make_title(body or "") or "(untitled)"
+    declared = (item.language or "").replace("_", "-").split("-")[0].strip().lower()
+    language = declared or detect_language(f"{title}\n{(body or '')[:600]}")
+    summary = html_to_text(item.summary) if item.summary else None
+    fp = fingerprint(title, body)
+    # without a summary the content hash is the fingerprint: don't normalise the text twice
+    content_hash = fingerprint(title, (body or "") + summary) if summary else fp
+    topics = None
+    if matcher is not None:
+        hits = classify(matcher, title, body, language, item.source)
+        topics = (matcher.fingerprint, hits)
+    return Prepared(
+        _basis(item),  # type: ignore[arg-type]
+        title,
+        body,
+        summary,
+        language,
+        canonical_url(item.url),
+        fp,
+        content_hash,
+        features(title, body),
+        topics,
+    )
+
+
+def prepared(item: Item) -> Prepared:
+    """The item's preparation: the one a worker attached, else made now."""
+    pre = item.prepared
+    if isinstance(pre, Prepared) and pre.matches(item):
+        return pre
+    return prepare(item)
+
+
+# a worker's matcher, compiled once per set of rules (see `use_rules`)
+_matcher: Matcher | None = None
+
+
+def use_rules(rules: list[TopicRule] | None) -> None:
+    """Give this (worker) process the topic rules, so `attach` also classifies; a pool
+    initializer. Compiling takes ~15 ms, so it happens only when the rules change."""
+    global _matcher
+    if rules is None:
+        _matcher = None
+    elif _matcher is None or _matcher.fingerprint != rules_fingerprint(rules):
+        _matcher = Matcher(rules)
+
+
+def attach(items: list[Item]) -> list[Item]:
+    """Prepare every item in place (in a worker, before the items travel back)."""
+    for item in items:
+        item.prepared = prepare(item, _matcher)
+    return items
+
+
+def parse_and_prepare(
+    data: bytes, source: str, *, rules: list[TopicRule] | None = None, **kwargs: Any
+) -> Any:
+    """`parse_feed` plus the preparation of every item (and its topics, given the rules):
+    a drop-in for `parse_feed` as a parse-pool task. Module-level, so it pickles by name
+    (also inside `functools.partial(parse_and_prepare, rules=...)`)."""
+    from ingest.feedparse import parse_feed
+
+    if rules is not None:
+        use_rules(rules)
+    parsed = parse_feed(data, source, **kwargs)
+    attach(parsed.items)
+    return parsed
