@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -36,6 +37,8 @@ from ingest.identity import assign_keys
 from ingest.metrics import FETCH_SECONDS, FETCHES, PARSE_QUEUE, SOURCES_QUEUED
 from ingest.parsepool import Limits, ParseAborted, ParsePool
 from ingest.pipeline import Pipeline, Summary
+from ingest.prepare import parse_and_prepare
+from ingest.rules import TopicRule
 from ingest.schedule import Policy, next_delay, publish_interval
 
 log = logging.getLogger("wiredesk.poll")
@@ -86,6 +89,9 @@ class Poller:
         self.resolver_factory: Callable[[], AbstractResolver] | None = None
         self.blocked_address: Callable[[IPAddress], bool] = private_ip
         self._pool: ParsePool | None = None
+        # topic rules handed to the parse workers, so they prepare and classify each
+        # item there and this process only looks up and writes (None: parse only)
+        self.rules: list[TopicRule] | None = None
         self._stopping = threading.Event()
         self._pass: tuple[asyncio.AbstractEventLoop, set[asyncio.Task[None]]] | None = None
 
@@ -100,7 +106,9 @@ class Poller:
         if self._pool is None:
             ps = self.poll_settings
             self._pool = ParsePool(
-                workers, Limits(ps.parse_cpu, ps.parse_memory), preload=("ingest.feedparse",)
+                workers,
+                Limits(ps.parse_cpu, ps.parse_memory),
+                preload=("ingest.feedparse", "ingest.prepare"),
             )
         return self._pool
 
@@ -114,7 +122,9 @@ class Poller:
         if pool is not None:
             try:
                 PARSE_QUEUE.inc()
-                return await pool.run(parse_feed, body, spec.name, **kwargs)
+                task = functools.partial(parse_and_prepare, rules=self.rules)
+                parsed: ParsedFeed = await pool.run(task, body, spec.name, **kwargs)
+                return parsed
             except (BrokenProcessPool, RuntimeError, OSError) as exc:
                 # the pool cannot start here (no __main__ guard, no /dev/shm)
                 log.warning("event=parse_pool_unavailable error=%r", str(exc)[:200])

@@ -80,6 +80,7 @@ class Desk:
                 f.parse_memory,
             ),
         )
+        self.poller.rules = config.topic_rules()
         self.drops = DropFolder(
             config.drops.path, settle=config.drops.settle, rules=config.topic_rules()
         )
@@ -116,6 +117,7 @@ class Desk:
         matcher = Matcher(config.topic_rules())
         self.matcher = matcher
         self.pipeline.matcher = matcher
+        self.poller.rules = config.topic_rules()
         self.publisher.hub = config.publish.websub_hub  # set_topics drops the cached feeds
         self.publisher.set_topics(_topic_infos(config))
         self.websub = self._pinger(config)
