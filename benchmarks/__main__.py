@@ -49,11 +49,14 @@ def run_figure(name: str, quick: bool, workers: bool = False) -> dict[str, Any]:
 
 
 def _mem(r: dict[str, Any]) -> str:
+    """Peak MB (helpers' sum), CPU seconds (main + helpers), load average during the run."""
     if "peak_mb" not in r:
         return "- | - | -"
-    return f"{r['peak_mb']:.0f}" + (
-        f" (+{r['peak_helpers_mb']:.0f})" if r.get("peak_helpers_mb") else ""
-    )
+    helpers = f" (+{r['peak_helpers_mb']:.0f})" if r.get("peak_helpers_mb") else ""
+    cpu = f"{r['cpu_main_s']:.1f}"
+    if r.get("cpu_helpers_s"):
+        cpu += f" + {r['cpu_helpers_s']:.1f}"
+    return f"{r['peak_mb']:.0f}{helpers} | {cpu} | {r['load']:.1f}"
 
 
 def table(res: dict[str, dict[str, Any]], quick: bool) -> list[tuple[str, ...]]:
@@ -174,7 +177,12 @@ def main() -> int:
         help="also measure (1) and (5) with the worker preparation hook",
     )
     ap.add_argument("--json", type=Path, help="also write the raw results here")
+    ap.add_argument("--render", type=Path, help="print the table of a --json file, run nothing")
     args = ap.parse_args()
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        print(render(table(saved, "--quick" in str(args.render))))
+        return 0
     names = args.only.split(",") if args.only else ORDER
     print(f"wiredesk performance suite: cores={os.cpu_count()} quick={args.quick}", file=sys.stderr)
     res: dict[str, dict[str, Any]] = {}

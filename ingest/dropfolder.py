@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -123,6 +124,25 @@ def _load_job(path: Path) -> DropRead | str:
     return read
 
 
+def _worker_init(rules: list[TopicRule] | None, parent: int) -> None:
+    """Pool initializer: the topic rules, and a watchdog that ends this worker when the
+    process that started the pool is gone (killed with SIGKILL, its workers would block
+    on their queue for ever: they hold its write end too)."""
+    use_rules(rules)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass  # alive, another user's process (the pid was reused): keep going
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _workers() -> int:
     # storing stays in this process: leave it a core
     cpus = os.cpu_count() or 1
@@ -169,7 +189,10 @@ class DropFolder:
                     ctx = multiprocessing.get_context("forkserver")
                     ctx.set_forkserver_preload(["ingest.dropfolder"])
                     self._pool = ProcessPoolExecutor(
-                        self.workers, mp_context=ctx, initializer=use_rules, initargs=(self.rules,)
+                        self.workers,
+                        mp_context=ctx,
+                        initializer=_worker_init,
+                        initargs=(self.rules, os.getpid()),
                     )
                 for read in self._pool.map(_load_job, paths, chunksize=16):
                     yield read
