@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.scoring import Rates  # noqa: E402
 from db import Store  # noqa: E402
 from ingest.dedup import Deduplicator, DedupSettings  # noqa: E402
 from ingest.item import Item  # noqa: E402
@@ -46,21 +47,13 @@ csv.field_size_limit(10**9)
 
 
 @dataclass
-class Score:
+class Score(Rates):
     name: str
     items: int
     tp: int
     fp: int
     fn: int
     tn: int
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     @property
     def f1(self) -> float:

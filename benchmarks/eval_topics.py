@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from benchmarks.scoring import Rates
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data" / "topics"
 CORPUS = REPO.parent / "shared" / "corpus" / "near-duplicates"
@@ -145,19 +147,11 @@ def generated_files(articles: list[Article]) -> dict[Path, str]:
 
 
 @dataclass
-class Score:
+class Score(Rates):
     tp: int = 0
     fp: int = 0
     fn: int = 0
     errors: list[str] = field(default_factory=list)
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     def line(self, name: str) -> str:
         return (

@@ -38,15 +38,6 @@ class Writer:
             )
         }
 
-    def article_for_keys(self, keys: Iterable[str]) -> int | None:
-        for key in keys:
-            row = self.conn.execute(
-                "SELECT article_id FROM article_keys WHERE key = ?", (key,)
-            ).fetchone()
-            if row is not None:
-                return int(row[0])
-        return None
-
     def tombstoned(self, keys: Iterable[str]) -> bool:
         """True when any key belongs to an article that retention pruned."""
         keys = list(keys)

@@ -214,9 +214,10 @@ class Pipeline:
         if w.tombstoned([item_tombstone(item.source, item.item_key), *keys]):
             # retention pruned this story: it must never come back
             return Outcome("pruned")
-        existing, key_kind = self._exact(w, item, art.title, keys)
+        known = w.articles_for_keys(keys)
+        existing, key_kind = self._exact(w, item, art.title, keys, known)
         if existing is not None:
-            same_text = w.article_for_keys([f"fp:{art.fingerprint}"]) == existing
+            same_text = known.get(f"fp:{art.fingerprint}") == existing
             if not same_text and p.feats.update:
                 # the same guid/link re-issued with an update marker: new text, same entry
                 sid = w.add_sighting(
@@ -242,12 +243,14 @@ class Pipeline:
         return Outcome("new", article_id)
 
     @staticmethod
-    def _exact(w: Writer, item: Item, title: str, keys: list[str]) -> tuple[int | None, str]:
+    def _exact(
+        w: Writer, item: Item, title: str, keys: list[str], known: dict[str, int]
+    ) -> tuple[int | None, str]:
         """The article an exact key names, and the key's kind. Against an article the same
         source already gave under another identity, a shared link is not enough (blogs
         and wires tell items apart by fragment, `page.html#a0306`, which canonical URLs
-        drop), and neither is shared text under another headline (template posts)."""
-        known = w.articles_for_keys(keys)
+        drop), and neither is shared text under another headline (template posts).
+        `known` maps each of `keys` already stored to its article."""
         for key in keys:
             found = known.get(key)
             if found is None:
