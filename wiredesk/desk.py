@@ -53,7 +53,8 @@ class Desk:
     def __init__(self, config: Config, store: Store | None = None) -> None:
         self.config = config
         self.store = store or Store(config.database)
-        self.matcher = Matcher(config.topic_rules())
+        rules = config.topic_rules()  # one list for the matcher and both kinds of worker
+        self.matcher = Matcher(rules)
         d = config.dedup
         self.dedup = Deduplicator(
             DedupSettings(
@@ -80,10 +81,8 @@ class Desk:
                 f.parse_memory,
             ),
         )
-        self.poller.rules = config.topic_rules()
-        self.drops = DropFolder(
-            config.drops.path, settle=config.drops.settle, rules=config.topic_rules()
-        )
+        self.poller.rules = rules
+        self.drops = DropFolder(config.drops.path, settle=config.drops.settle, rules=rules)
         self.publisher = Publisher(
             self.store,
             _topic_infos(config),
@@ -114,17 +113,18 @@ class Desk:
             )
             if old != new
         ]
-        matcher = Matcher(config.topic_rules())
+        rules = config.topic_rules()
+        matcher = Matcher(rules)
         self.matcher = matcher
         self.pipeline.matcher = matcher
-        self.poller.rules = config.topic_rules()
+        self.poller.rules = rules
         self.publisher.hub = config.publish.websub_hub  # set_topics drops the cached feeds
         self.publisher.set_topics(_topic_infos(config))
         self.websub = self._pinger(config)
         self.publisher.title = config.publish.title
         self.publisher.entries = config.publish.entries
         self.drops.settle = config.drops.settle
-        self.drops.set_rules(config.topic_rules())
+        self.drops.set_rules(rules)
         self.config = config.model_copy(
             update={
                 "database": self.config.database,
