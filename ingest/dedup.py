@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +54,12 @@ class DedupSettings:
     head_bands: tuple[int, int] = (42, 3)  # LSH (bands, rows) on title + first words
     lead_bands: tuple[int, int] = (42, 3)  # LSH (bands, rows) on title + the whole lead
     title_bands: tuple[int, int] = (16, 2)  # LSH (bands, rows) on the title words
+    # A bucket that many copies share (a templated headline, a feed's boilerplate) says
+    # nothing about which story a copy is, yet without a cap every copy would be compared
+    # with every other one: a bucket keeps its most recent `bucket_cap` copies, and a
+    # query verifies at most `max_candidates`, those sharing the most buckets with it.
+    bucket_cap: int = 64
+    max_candidates: int = 48
 
 
 @dataclass(frozen=True)
@@ -158,8 +164,8 @@ class BandIndex:
     (a set per bucket, a bytes key per band) measured ~30 KB per copy with our 100 bands;
     this plain dict of int keys holds ~9 KB. datasketch still computes the signatures."""
 
-    def __init__(self, bands: int, rows: int) -> None:
-        self.bands, self.rows = bands, rows
+    def __init__(self, bands: int, rows: int, cap: int = 64) -> None:
+        self.bands, self.rows, self.cap = bands, rows, cap
         self._buckets: dict[int, int | list[int]] = {}
         self._salt = np.arange(self.bands, dtype=np.uint64)
 
@@ -180,6 +186,8 @@ class BandIndex:
             elif isinstance(held, int):
                 buckets[k] = [held, entry_id]
             else:
+                if len(held) >= self.cap:
+                    del held[0]  # the oldest copy leaves this bucket only
                 held.append(entry_id)
 
     def remove(self, entry_id: int, signature: np.ndarray) -> None:
@@ -193,18 +201,18 @@ class BandIndex:
                 if len(held) == 1:
                     buckets[k] = held[0]
 
-    def query(self, signature: np.ndarray) -> set[int]:
-        found: set[int] = set()
+    def query(self, signature: np.ndarray, found: list[int]) -> None:
+        """Append to `found` the copies in each bucket the signature falls in (a copy
+        appears once per bucket it shares)."""
         buckets = self._buckets
         for k in self.keys(signature):
             held = buckets.get(k)
             if held is None:
                 continue
             if isinstance(held, int):
-                found.add(held)
+                found.append(held)
             else:
-                found.update(held)
-        return found
+                found.extend(held)
 
 
 def _expands(new: Features, old: Features) -> bool:
@@ -220,9 +228,7 @@ class Deduplicator:
     def __init__(self, settings: DedupSettings | None = None) -> None:
         self.settings = settings or DedupSettings()
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
-        self._head = BandIndex(*self.settings.head_bands)
-        self._lead = BandIndex(*self.settings.lead_bands)
-        self._title = BandIndex(*self.settings.title_bands)
+        self._head, self._lead, self._title = self._new_tables()
         self._pending: list[int] = []  # entries added in the open transaction
         self.loaded = False
 
@@ -297,9 +303,10 @@ class Deduplicator:
         and podcast blurbs, part 1 and part 2)."""
         if not len(f.lead) and not len(f.title):
             return None
-        candidates: set[int] = set()
+        hits: list[int] = []
         for table, signature in self._tables(f):
-            candidates.update(table.query(signature))
+            table.query(signature, hits)
+        candidates = _strongest(hits, self.settings.max_candidates)
         best: Match | None = None
         threshold = self.settings.threshold
         for entry_id in candidates:
@@ -396,6 +403,14 @@ class Deduplicator:
             out.append((self._title, f.title_signature))
         return out
 
+    def _new_tables(self) -> tuple[BandIndex, BandIndex, BandIndex]:
+        s = self.settings
+        return (
+            BandIndex(*s.head_bands, s.bucket_cap),
+            BandIndex(*s.lead_bands, s.bucket_cap),
+            BandIndex(*s.title_bands, s.bucket_cap),
+        )
+
     def _evict(self, now: float) -> None:
         cutoff = now - self.settings.window
         while self._entries:
@@ -406,10 +421,18 @@ class Deduplicator:
 
     def _clear(self) -> None:
         self._entries.clear()
-        self._head = BandIndex(*self.settings.head_bands)
-        self._lead = BandIndex(*self.settings.lead_bands)
-        self._title = BandIndex(*self.settings.title_bands)
+        self._head, self._lead, self._title = self._new_tables()
         self._pending.clear()
+
+
+def _strongest(hits: list[int], limit: int) -> list[int]:
+    """The distinct candidates among `hits`, at most `limit`: those sharing the most
+    buckets, the most recent first among equals (a true duplicate shares many)."""
+    distinct = set(hits)
+    if len(distinct) <= limit:
+        return sorted(distinct)
+    counts = Counter(hits)
+    return sorted(distinct, key=lambda e: (-counts[e], -e))[:limit]
 
 
 def _iso(epoch: float) -> str:

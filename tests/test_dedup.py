@@ -7,11 +7,14 @@ import csv
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
+import pytest
 from click.testing import CliRunner
 
 from ingest.item import Item
+from ingest.minhash import Features
 from ingest.wire import parse_wire
 from tests.conftest import write_config
 from wiredesk.cli import cli
@@ -266,3 +269,49 @@ def test_sightings_command_shows_each_copy_and_why(desk: Desk, config_path: Path
     assert missing.exit_code == 2 and "no article with id 999" in missing.output
     status = CliRunner().invoke(cli, ["--config", str(config_path), "status"])
     assert "dedup: 0 exact, 1 near, 0 updates; 2 copies" in status.output
+
+
+def test_templated_look_alikes_cost_a_bounded_number_of_comparisons(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hundreds of copies sharing every LSH bucket (a daily template with other numbers)
+    are kept apart, each query verifies at most `max_candidates` of them, and a real
+    rewrite ingested after them still finds its story."""
+    import ingest.dedup
+
+    calls: list[int] = []
+    real_compare = ingest.dedup.compare
+
+    def counting(a: Features, b: Features) -> ingest.dedup.Verdict:
+        calls[-1] += 1
+        return real_compare(a, b)
+
+    monkeypatch.setattr(ingest.dedup, "compare", counting)
+    real_find = desk.dedup.find
+
+    def find(*args: Any, **kwargs: Any) -> ingest.dedup.Match | None:
+        calls.append(0)
+        return real_find(*args, **kwargs)
+
+    monkeypatch.setattr(desk.dedup, "find", find)
+    assert kinds(desk, wire_item("en_csto_exercise_tass.txt", "tass")) == ["new"]
+    template = (
+        "The city weather service said on {d} that the temperature in the capital would"
+        " reach {t} degrees in the afternoon, with light winds from the north-west and no"
+        " rain expected until the evening, when clouds move in from the mountains."
+    )
+    look_alikes = [
+        Item(
+            source=f"meteo{i % 7}",
+            item_key=f"w{i}",
+            title=f"Weather for day {i + 1}",
+            body=template.format(d=f"day {i + 1}", t=1000 + i),
+        )
+        for i in range(300)
+    ]
+    outcomes = kinds(desk, *look_alikes)
+    assert outcomes.count("new") == 300  # other numbers: other stories
+    assert max(calls) <= desk.dedup.settings.max_candidates
+    assert kinds(
+        desk, wire_item("en_csto_exercise_akipress.txt", "akipress", url="https://akipress.com/n/1")
+    ) == ["near"]
