@@ -72,7 +72,9 @@ class Store:
             conn = self._wconn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Writer(conn)
+                w = Writer(conn)
+                yield w
+                w.flush()
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

@@ -23,6 +23,20 @@ class Writer:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._bumped: set[str] = set()  # feeds whose version moves when the transaction ends
+
+    def flush(self) -> None:
+        """Write what is deferred to the end of the transaction (`Store.write` calls it
+        before COMMIT): one version bump per changed feed, not one per item."""
+        if self._bumped:
+            now = now_iso()
+            self.conn.executemany(
+                """INSERT INTO feed_versions (topic, version, changed_at) VALUES (?, 1, ?)
+                   ON CONFLICT (topic) DO UPDATE SET version = version + 1,
+                     changed_at = excluded.changed_at""",
+                [(t, now) for t in sorted(self._bumped)],
+            )
+            self._bumped.clear()
 
     # -- lookups the pipeline makes inside its transaction --------------------
 
@@ -183,13 +197,9 @@ class Writer:
         return after - before, before - after
 
     def bump_feeds(self, topics: Iterable[str]) -> None:
-        now = now_iso()
-        self.conn.executemany(
-            """INSERT INTO feed_versions (topic, version, changed_at) VALUES (?, 1, ?)
-               ON CONFLICT (topic) DO UPDATE SET version = version + 1,
-                 changed_at = excluded.changed_at""",
-            [(t, now) for t in set(topics)],
-        )
+        """These feeds changed: their versions move at the end of the transaction (an
+        item rolled back to its savepoint may leave a bump behind: one needless render)."""
+        self._bumped.update(topics)
 
     # -- sources and failures -------------------------------------------------
 
