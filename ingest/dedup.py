@@ -177,9 +177,9 @@ class BandIndex:
         keys: list[int] = h.tolist()
         return keys
 
-    def insert(self, entry_id: int, signature: np.ndarray) -> None:
+    def insert(self, entry_id: int, keys: list[int]) -> None:
         buckets = self._buckets
-        for k in self.keys(signature):
+        for k in keys:
             held = buckets.get(k)
             if held is None:
                 buckets[k] = entry_id
@@ -190,9 +190,9 @@ class BandIndex:
                     del held[0]  # the oldest copy leaves this bucket only
                 held.append(entry_id)
 
-    def remove(self, entry_id: int, signature: np.ndarray) -> None:
+    def remove(self, entry_id: int, keys: list[int]) -> None:
         buckets = self._buckets
-        for k in self.keys(signature):
+        for k in keys:
             held = buckets.get(k)
             if held == entry_id:
                 del buckets[k]
@@ -201,11 +201,11 @@ class BandIndex:
                 if len(held) == 1:
                     buckets[k] = held[0]
 
-    def query(self, signature: np.ndarray, found: list[int]) -> None:
-        """Append to `found` the copies in each bucket the signature falls in (a copy
-        appears once per bucket it shares)."""
+    def query(self, keys: list[int], found: list[int]) -> None:
+        """Append to `found` the copies in each bucket of `keys` (a copy appears once per
+        bucket it shares)."""
         buckets = self._buckets
-        for k in self.keys(signature):
+        for k in keys:
             held = buckets.get(k)
             if held is None:
                 continue
@@ -229,6 +229,7 @@ class Deduplicator:
         self.settings = settings or DedupSettings()
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         self._head, self._lead, self._title = self._new_tables()
+        self._last: tuple[Features, list[tuple[BandIndex, list[int]]]] | None = None
         self._pending: list[int] = []  # entries added in the open transaction
         self.loaded = False
 
@@ -304,8 +305,8 @@ class Deduplicator:
         if not len(f.lead) and not len(f.title):
             return None
         hits: list[int] = []
-        for table, signature in self._tables(f):
-            table.query(signature, hits)
+        for table, keys in self._tables(f):
+            table.query(keys, hits)
         candidates = _strongest(hits, self.settings.max_candidates)
         best: Match | None = None
         threshold = self.settings.threshold
@@ -384,23 +385,30 @@ class Deduplicator:
         if entry_id in self._entries:
             return
         self._entries[entry_id] = e
-        for table, signature in self._tables(e.features):
-            table.insert(entry_id, signature)
+        for table, keys in self._tables(e.features):
+            table.insert(entry_id, keys)
 
     def _unindex(self, entry_id: int) -> None:
         e = self._entries.pop(entry_id, None)
         if e is None:
             return
-        for table, signature in self._tables(e.features):
-            table.remove(entry_id, signature)
+        for table, keys in self._tables(e.features):
+            table.remove(entry_id, keys)
 
-    def _tables(self, f: Features) -> list[tuple[BandIndex, np.ndarray]]:
-        """The LSH tables a copy belongs in, each with the signature it is filed under."""
+    def _tables(self, f: Features) -> list[tuple[BandIndex, list[int]]]:
+        """The LSH tables a copy belongs in, each with its bucket keys there. The keys of
+        the last copy asked about are kept: a new copy is queried, then indexed."""
+        if self._last is not None and self._last[0] is f:
+            return self._last[1]
         out = []
         if len(f.lead):
-            out += [(self._head, f.signature), (self._lead, f.lead_signature)]
+            out += [
+                (self._head, self._head.keys(f.signature)),
+                (self._lead, self._lead.keys(f.lead_signature)),
+            ]
         if len(f.title) >= MIN_TITLE_WORDS:
-            out.append((self._title, f.title_signature))
+            out.append((self._title, self._title.keys(f.title_signature)))
+        self._last = (f, out)
         return out
 
     def _new_tables(self) -> tuple[BandIndex, BandIndex, BandIndex]:
@@ -422,6 +430,7 @@ class Deduplicator:
     def _clear(self) -> None:
         self._entries.clear()
         self._head, self._lead, self._title = self._new_tables()
+        self._last = None
         self._pending.clear()
 
 
