@@ -228,11 +228,17 @@ def topic_counts(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 def sources(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    # grouped once over the indexes (articles_source, sightings_match_source), not
+    # counted per source: 500 sources once cost 500 scans of the articles table
     return conn.execute(
-        """SELECT s.*, (SELECT count(*) FROM articles a WHERE a.source = s.name) AS articles,
-                  (SELECT count(*) FROM sightings g WHERE g.source = s.name
-                     AND g.match IN ('exact', 'near')) AS duplicates
-           FROM sources s ORDER BY s.name"""
+        """SELECT s.*, coalesce(a.n, 0) AS articles, coalesce(d.n, 0) AS duplicates
+           FROM sources s
+           LEFT JOIN (SELECT source, count(*) AS n FROM articles GROUP BY source) a
+             ON a.source = s.name
+           LEFT JOIN (SELECT source, count(*) AS n FROM sightings
+                      WHERE match IN ('exact', 'near') GROUP BY source) d
+             ON d.source = s.name
+           ORDER BY s.name"""
     ).fetchall()
 
 

@@ -172,3 +172,15 @@ def m0006_retention_tombstones(db: Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@migrations(name="0007_index_page_counts")
+def m0007_index_page_counts(db: Database) -> None:
+    db.executescript(
+        """
+        -- per-source article and duplicate counts (index page, `wiredesk status`) from
+        -- the indexes alone, instead of a scan of every article per source
+        CREATE INDEX articles_source ON articles(source);
+        CREATE INDEX sightings_match_source ON sightings(match, source);
+        """
+    )
