@@ -154,10 +154,18 @@ def main() -> int:
     ap.add_argument("--readers", type=int, default=4)
     ap.add_argument("--sample", type=float, default=15.0, help="seconds between reports")
     ap.add_argument("--max-growth-mb", type=float, default=40.0)
+    ap.add_argument(
+        "--index-entries",
+        type=int,
+        default=10_000,
+        help="dedup.max_entries: the near-duplicate index is bounded by it; the first pass"
+        " fills it, so later growth is a leak, not the index filling its window",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="wiredesk-soak-"))
+    shipped = yaml.safe_load((Path(__file__).parent.parent / "config.yaml").read_text())
     stop = threading.Event()
     with Origin() as origin:
         feeds = Feeds(origin, args.feeds, args.period)
@@ -172,6 +180,7 @@ def main() -> int:
             ],
             # every feed is on 127.0.0.1: the per-host limit is for real hosts
             fetch={"tick": "5s", "per_host": 32, "concurrency": 32},
+            dedup={**shipped["dedup"], "max_entries": args.index_entries},
         )
         port = int(yaml.safe_load(cfg.read_text())["server"]["port"])
         db = tmp / "wiredesk.db"
