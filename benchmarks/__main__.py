@@ -7,8 +7,7 @@
 Each figure runs in a process of its own (`benchmarks.suite`), so its peak memory is its
 own. The farm and the generated stores are cached in benchmarks/.cache (git-ignored);
 the first full run generates the 1M-article store (several minutes, ~10 GB).
-`--prepare-in-workers` also runs (1) and (5) with the parse workers preparing items (the
-poller hook described in docs/performance.md), each beside the as-wired figure.
+`--parse-workers N` runs (1) with N parse processes instead of the default (CPUs - 1).
 """
 
 from __future__ import annotations
@@ -26,10 +25,10 @@ REPO = Path(__file__).resolve().parent.parent
 ORDER = ["feedparser", "reader", "first_poll", "repoll", "drops", "steady", "serve"]
 
 
-def run_figure(name: str, quick: bool, workers: bool = False) -> dict[str, Any]:
+def run_figure(name: str, quick: bool, workers: int | None = None) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.suite", name]
     cmd += ["--quick"] if quick else []
-    cmd += ["--prepare-in-workers"] if workers else []
+    cmd += ["--parse-workers", str(workers)] if workers is not None else []
     t = time.perf_counter()
     proc = subprocess.run(
         cmd, cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}
@@ -41,7 +40,7 @@ def run_figure(name: str, quick: bool, workers: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(lines[-1])
     result["wall"] = round(time.perf_counter() - t, 1)
     print(
-        f"  {name}{' (workers prepare)' if workers else ''}: done in {result['wall']}s",
+        f"  {name}: done in {result['wall']}s",
         file=sys.stderr,
         flush=True,
     )
@@ -62,10 +61,9 @@ def _mem(r: dict[str, Any]) -> str:
 def table(res: dict[str, dict[str, Any]], quick: bool) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     fp, rd = res.get("feedparser", {}), res.get("reader", {})
-    for key, label in (("first_poll", "as wired"), ("first_poll+w", "parse workers prepare")):
-        r = res.get(key)
-        if not r or "failed" in r:
-            continue
+    r = res.get("first_poll")
+    if r and "failed" not in r:
+        label = f"{r.get('parse_workers', '?')} parse workers"
         vs_fp = r["seconds"] / fp["seconds"] if fp.get("seconds") else float("nan")
         vs_rd = r["seconds"] / rd["seconds"] if rd.get("seconds") else float("nan")
         rows.append(
@@ -122,13 +120,11 @@ def table(res: dict[str, dict[str, Any]], quick: bool) -> list[tuple[str, ...]]:
                 _mem(r),
             )
         )
-    for key, label in (("steady", "as wired"), ("steady+w", "prepared in workers")):
-        r = res.get(key)
-        if not r or "failed" in r:
-            continue
+    r = res.get("steady")
+    if r and "failed" not in r:
         rows.append(
             (
-                f"5. ingest cost per new article, store of {r['big']:,} ({label})",
+                f"5. ingest cost per new article, store of {r['big']:,} (writer process)",
                 f"{r['us_big']:.0f} us/article; file {r['file_mb'] / 1000:.1f} GB",
                 f"{r['ratio']:.2f} vs {r['us_small']:.0f} us at 10,000",
                 "<= 1.5",
@@ -171,11 +167,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--only", help="comma-separated figures: " + ",".join(ORDER))
-    ap.add_argument(
-        "--prepare-in-workers",
-        action="store_true",
-        help="also measure (1) and (5) with the worker preparation hook",
-    )
+    ap.add_argument("--parse-workers", type=int, help="parse processes for (1)")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     ap.add_argument("--render", type=Path, help="print the table of a --json file, run nothing")
     args = ap.parse_args()
@@ -187,9 +179,9 @@ def main() -> int:
     print(f"wiredesk performance suite: cores={os.cpu_count()} quick={args.quick}", file=sys.stderr)
     res: dict[str, dict[str, Any]] = {}
     for name in names:
-        res[name] = run_figure(name, args.quick)
-        if args.prepare_in_workers and name in ("first_poll", "steady"):
-            res[name + "+w"] = run_figure(name, args.quick, workers=True)
+        res[name] = run_figure(
+            name, args.quick, args.parse_workers if name == "first_poll" else None
+        )
     for name, r in res.items():
         if "failed" in r:
             print(f"FAILED: {name}: {r['failed']}", file=sys.stderr)

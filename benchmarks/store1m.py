@@ -202,8 +202,9 @@ def _move_window(conn: sqlite3.Connection, generated_at: float, now: float) -> N
         )
 
 
-def fresh_items(prepare_first: bool, rules: Any = None) -> list[list[Any]]:
-    """NEW_FEEDS feeds of 50 new stories (another seed than any store), parsed."""
+def fresh_items(rules: Any) -> list[list[Any]]:
+    """NEW_FEEDS feeds of 50 new stories (another seed than any store), parsed and
+    prepared as the parse workers hand them to the writer."""
     from benchmarks.farm import documents
     from benchmarks.suite import _cached
     from ingest.feedparse import parse_feed
@@ -212,18 +213,17 @@ def fresh_items(prepare_first: bool, rules: Any = None) -> list[list[Any]]:
         f"fresh-{NEW_FEEDS}", lambda: documents(NEW_FEEDS, 50, near_share=0.0, seed=99)
     )
     batches = [parse_feed(d, f"new{i}").items for i, d in enumerate(docs)]
-    if prepare_first:
-        from ingest.prepare import attach, use_rules
+    from ingest.prepare import attach, use_rules
 
-        use_rules(rules)
-        for b in batches:
-            attach(b)
+    use_rules(rules)
+    for b in batches:
+        attach(b)
     return batches
 
 
-def measure_ingest(path: Path, n: int, *, prepare_first: bool = False) -> dict[str, Any]:
+def measure_ingest(path: Path, n: int) -> dict[str, Any]:
     """Copy the cached store, open it as the daemon does, ingest fresh feeds (one batch per
-    feed, as a poll stores them) and time it."""
+    feed, as a poll stores them) and time the writer's part."""
     from db import Store
     from ingest.dedup import Deduplicator
     from ingest.pipeline import Pipeline
@@ -241,7 +241,7 @@ def measure_ingest(path: Path, n: int, *, prepare_first: bool = False) -> dict[s
         cfg_dir = Path(CACHE / "cfg")
         cfg_dir.mkdir(exist_ok=True)
         rules = load_config(write_config(cfg_dir)).topic_rules()
-        batches = fresh_items(prepare_first, rules)
+        batches = fresh_items(rules)
         matcher = Matcher(rules)
         store = Store(work)
         t = time.perf_counter()

@@ -1,6 +1,6 @@
 """The figures of the performance suite, one per subprocess, each printed as one JSON line.
 
-    python -m benchmarks.suite FIGURE [--quick] [--prepare-in-workers]
+    python -m benchmarks.suite FIGURE [--quick] [--parse-workers N]
 
 `python -m benchmarks` (benchmarks/__main__.py) runs them all and prints the table. Every
 figure reports its peak memory: the largest VmHWM of its process and of every process it
@@ -141,35 +141,15 @@ def _served(docs: list[bytes]) -> Any:
     return origin
 
 
-def _desk(tmp: Path, sources: list[dict[str, str]], **overrides: Any) -> Any:
+def _desk(tmp: Path, sources: list[dict[str, str]], **fetch_overrides: Any) -> Any:
     from tests.conftest import write_config
     from wiredesk.config import load_config
     from wiredesk.desk import Desk
 
-    fetch = {"concurrency": 64, "per_host": 64}  # the farm is one host; the wild is many
-    cfg = write_config(tmp, sources=sources, fetch=fetch, **overrides)
+    # the farm is one host; the wild is many
+    fetch = {"concurrency": 64, "per_host": 64, **fetch_overrides}
+    cfg = write_config(tmp, sources=sources, fetch=fetch)
     return Desk(load_config(cfg))
-
-
-def _prepare_in_workers(rules: Any) -> None:
-    """The hook the poller needs (see docs/performance.md): parse workers also prepare
-    items and file them under topics."""
-    import functools
-
-    import ingest.poller
-    from ingest.prepare import parse_and_prepare
-
-    if hasattr(ingest.poller, "_parse_job"):  # the poller as on this branch
-        ingest.poller._parse_job = functools.partial(_job, rules=rules)
-    else:  # the poller with the isolated parse pool: `pool.run(parse_feed, body, ...)`
-        ingest.poller.parse_feed = functools.partial(parse_and_prepare, rules=rules)  # type: ignore[attr-defined]
-
-
-def _job(args: tuple[bytes, str], kwargs: dict[str, Any], rules: Any) -> Any:
-    """`ingest.poller._parse_job` with preparation (a pool job: module-level)."""
-    from ingest.prepare import parse_and_prepare
-
-    return parse_and_prepare(*args, rules=rules, **kwargs)
 
 
 def _publish(desk: Any) -> int:
@@ -195,6 +175,8 @@ def _timed(seconds: float, items: int, peak: Peak) -> dict[str, Any]:
 
 
 def first_poll(args: argparse.Namespace) -> dict[str, Any]:
+    from ingest.poller import _pool_size
+
     feeds = 60 if args.quick else 200
     docs = farm_docs(feeds, 50)
     peak = Peak()
@@ -202,9 +184,8 @@ def first_poll(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             sources = [{"name": f"f{i}", "url": origin.url(f"/f{i}.xml")} for i in range(feeds)]
-            desk = _desk(Path(tmp), sources)
-            if args.prepare_in_workers:
-                _prepare_in_workers(desk.config.topic_rules())
+            workers = {} if args.parse_workers is None else {"parse_workers": args.parse_workers}
+            desk = _desk(Path(tmp), sources, **workers)
             try:
                 peak.start()
                 t = time.perf_counter()
@@ -231,6 +212,7 @@ def first_poll(args: argparse.Namespace) -> dict[str, Any]:
         "items": items,
         "rate": round(items / total_s, 1),
         "counts": dict(counts),
+        "parse_workers": _pool_size(-1 if args.parse_workers is None else args.parse_workers),
         "errors": errors,
         "topic_rows": topics,
         "feeds_rendered": rendered,
@@ -350,7 +332,7 @@ def steady(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for n in (10_000, big):
         path = store_at(n)
-        out[str(n)] = measure_ingest(path, n, prepare_first=args.prepare_in_workers)
+        out[str(n)] = measure_ingest(path, n)
         out[str(n)]["file_mb"] = round(path.stat().st_size / 1e6, 1)
     small, large = out["10000"], out[str(big)]
     return {
@@ -398,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("figure", choices=sorted(FIGURES))
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--prepare-in-workers", action="store_true")
+    ap.add_argument("--parse-workers", type=int, help="parse processes for first_poll")
     args = ap.parse_args(argv)
     result = FIGURES[args.figure](args)
     print(json.dumps({"figure": args.figure, **result}), flush=True)
