@@ -72,7 +72,8 @@ class Feeds:
             (f"f{i}-{j}", f"feed {i} story {j}", f"http://soak.example/f{i}/{j}")
             for j in range(max(0, k - WINDOW), k)
         ]
-        self.origin.routes[f"/f{i}.xml"] = Route(rss(items, prefix=f"f{i}"))
+        # 40 words of its own per item: distinct stories, as the exactly-once check assumes
+        self.origin.routes[f"/f{i}.xml"] = Route(rss(items, prefix=f"f{i}", words=40))
 
     def run(self, stop_at: float, stop: threading.Event) -> None:
         start = time.monotonic()

@@ -153,9 +153,10 @@ def _bounded(memo: dict[str, object]) -> None:
 def _stem_hashes(words: list[str]) -> list[int]:
     """xxh32 of each word's stem (Russian stemmer for Cyrillic words, English for the rest)."""
     memo = _STEM_HASH
+    # a full memo is emptied before the lookup, never between it and the reads below
+    _bounded(memo)  # type: ignore[arg-type]
     missing = [w for w in dict.fromkeys(words) if w not in memo]
     if missing:
-        _bounded(memo)  # type: ignore[arg-type]
         for w, s in zip(missing, _stem(missing), strict=True):
             memo[w] = _h(s)
     return [memo[w] for w in words]

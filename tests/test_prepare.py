@@ -180,6 +180,10 @@ def test_memo_tables_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         minhash.features("A title", " ".join(word(d * 1000 + i) for i in range(400)))
         assert len(minhash._READING) <= 50 + 400 and len(minhash._STEM_HASH) <= 50 + 400
     assert minhash.features("A title", text).pack() == before  # same values, memo or not
+    # a full memo holding some of a document's words, not all: emptied before the lookup,
+    # not between finding what is missing and reading the rest (a KeyError once did)
+    mixed = minhash.features("A title", f"{text} {word(99_999)}")
+    assert len(mixed.words) == len(minhash.features("A title", text).words) + 1
 
 
 def test_big_drop_pickup_in_a_worker_stores_the_same(tmp_path: Path) -> None:
