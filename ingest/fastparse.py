@@ -38,7 +38,7 @@ _CANONICAL_LOWER = frozenset(p.lower() for p in _KNOWN_NS.values() if p)
 # declaring one of these makes feedparser call the document RSS 1.0 / 0.90
 _VERSION_NS = frozenset({"http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple/0.9/"})
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
-_XMLNS = re.compile(rb"""\sxmlns(?::([^\s=/>]+))?\s*=\s*(["'])(.*?)\2""", re.S)
+_XMLNS = re.compile(rb"""xmlns(?::([^\s=/>]+))?\s*=\s*(["'])(.*?)\2""", re.S)
 _HEAD_DECL = re.compile(rb"<!(?!--)")  # a DOCTYPE (or any declaration) before the root
 _FIRST_ELEMENT = re.compile(rb"<\w")
 _C1 = re.compile("[\x80-\x9f]")
@@ -151,6 +151,8 @@ _READ = frozenset(
 def _repair(text: str) -> str:
     """feedparser's last touches on every text value: UTF-8 that was read as latin-1 is
     read again, and C1 controls become the cp1252 characters they stand for."""
+    if text.isascii():
+        return text  # neither applies (and most text is ASCII)
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
     return text.translate(_cp1252) if _C1.search(text) else text
