@@ -29,14 +29,24 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri  # type: ignore[imp
 from lxml import etree  # type: ignore[import-untyped]
 
 ATOM = "http://www.w3.org/2005/Atom"
+RSS1 = "http://purl.org/rss/1.0/"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _ATOM_FEED = f"{{{ATOM}}}feed"
 _ATOM_ENTRY = f"{{{ATOM}}}entry"
+_RDF_ROOT = f"{{{RDF}}}RDF"
+_RSS1_CHANNEL = f"{{{RSS1}}}channel"
+_RSS1_ITEM = f"{{{RSS1}}}item"
 
 # feedparser's namespace table: URI (lower case) -> the prefix its handlers are named by
 _KNOWN_NS: dict[str, str] = {uri.lower(): p for uri, p in _FeedParserMixin.namespaces.items()}
 _CANONICAL_LOWER = frozenset(p.lower() for p in _KNOWN_NS.values() if p)
-# declaring one of these makes feedparser call the document RSS 1.0 / 0.90
-_VERSION_NS = frozenset({"http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple/0.9/"})
+# the first of these declared names the document's version for feedparser (RSS 0.90 only
+# as the default namespace)
+_VERSION_NS = {
+    RSS1: "rss10",
+    ATOM.lower(): "atom10",
+    "http://my.netscape.com/rdf/simple/0.9/": "rss090",
+}
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 _XMLNS = re.compile(rb"""xmlns(?::([^\s=/>]+))?\s*=\s*(["'])(.*?)\2""", re.S)
 _HEAD_DECL = re.compile(rb"<!(?!--)")  # a DOCTYPE (or any declaration) before the root
@@ -186,21 +196,27 @@ def _has_handler(name: str) -> bool:
     return known
 
 
-def _check_declarations(utf8: bytes) -> frozenset[str]:
+def _check_declarations(utf8: bytes, *, rdf: bool) -> frozenset[str]:
     """Namespace declarations must give every element the same name in lxml and in
     feedparser, which names an element by its own prefix table for known namespaces (then
     maps that name through the document's own prefixes) and by the declared prefix for
-    others. Returns the table names such a mapping would change."""
+    others; and they must leave feedparser's version name as this path names it (RSS 1.0
+    for an RDF document, else what the root element says). Returns the table names the
+    document's prefixes would change."""
     uri_prefix: dict[str, str] = {}
     prefix_uri: dict[str, str] = {}
     lowered: dict[str, str] = {}
     known: set[str] = set()
     remapped: set[str] = set()
+    versions: list[str] = []
     for m in _XMLNS.finditer(utf8):
         raw_prefix, uri = m.group(1), m.group(3).decode("utf-8", "replace")
         low = uri.lower()
-        if low in _VERSION_NS or "backend.userland.com/rss" in low:
-            raise _Decline("a namespace that changes feedparser's reading")
+        version = _VERSION_NS.get(low)
+        if version and (version != "rss090" or raw_prefix is None):
+            versions.append(version)
+        if "backend.userland.com/rss" in low:
+            raise _Decline("a namespace feedparser reads as RSS itself")
         prefix = "" if raw_prefix is None else raw_prefix.decode("utf-8", "replace")
         if prefix and prefix_uri.setdefault(prefix, uri) != uri:
             raise _Decline("a prefix bound to two namespaces")
@@ -216,6 +232,8 @@ def _check_declarations(utf8: bytes) -> frozenset[str]:
             remapped.add(prefix)
     if known & (set(uri_prefix.values()) - {""}):
         raise _Decline("an unknown namespace under a known prefix's name")
+    if (versions[:1] != ["rss10"]) if rdf else bool({"rss10", "rss090"} & set(versions)):
+        raise _Decline("namespaces that give the document another version")
     return frozenset(remapped)
 
 
@@ -375,10 +393,12 @@ class _Reader:
 
     def entry(self, item: Any, parent_base: str) -> dict[str, Any]:
         attrs = self.attrs(item)
-        if _CDF & set(attrs) or "rdf:about" in attrs:
+        if _CDF & set(attrs):
             raise _Decline("attributes feedparser reads on an entry")
         base = self.base(parent_base, attrs)
         state = _Entry(has_content=self.has_content)
+        if attrs.get("rdf:about"):
+            state.e["id"] = attrs["rdf:about"]  # as it is: not resolved, not repaired
         for el in item:
             if isinstance(el.tag, str):
                 self.entry_child(el, base, state)
@@ -575,16 +595,18 @@ def _parse(utf8: bytes, found: Mapping[str, Any], headers: Mapping[str, str]) ->
         root = etree.fromstring(utf8, _lxml_parser())
     except (etree.XMLSyntaxError, ValueError):
         return None
-    atom = root.tag == _ATOM_FEED
-    if not atom and root.tag != "rss":
+    atom, rdf = root.tag == _ATOM_FEED, root.tag == _RDF_ROOT
+    if not (atom or rdf or root.tag == "rss"):
         return None
-    reader = _Reader(_check_declarations(utf8))
+    reader = _Reader(_check_declarations(utf8, rdf=rdf))
     root_attrs = reader.attrs(root)
     base = reader.base(_base_uri(headers), root_attrs, root=True)
     feed: dict[str, Any] = {}
     lang = root_attrs.get("xml:lang", root_attrs.get("lang"))
-    if lang:
+    if lang and not rdf:  # feedparser looks for it on 'rdf:RDF', and sees 'rdf:rdf'
         feed["language"] = lang.replace("_", "-")
+    if rdf:
+        return _rdf(reader, root, base, feed)
     if atom:
         version = "atom10"
         channel = root
@@ -615,3 +637,33 @@ def _parse(utf8: bytes, found: Mapping[str, Any], headers: Mapping[str, str]) ->
     if titles:
         feed["title"] = titles[0]
     return Document(feed, entries, version)
+
+
+def _rdf(reader: _Reader, root: Any, base: str, feed: dict[str, Any]) -> Document | None:
+    """RSS 1.0: one channel, its items beside it under the root."""
+    entries: list[dict[str, Any]] = []
+    titles: list[str] = []
+    channels = 0
+    for el in root:
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag == _RSS1_ITEM:
+            entries.append(reader.entry(el, base))
+        elif el.tag == _RSS1_CHANNEL:
+            channels += 1
+            attrs = reader.attrs(el)
+            if channels > 1 or _CDF & set(attrs):
+                return None
+            inner = reader.base(base, attrs)
+            for child in el:
+                if isinstance(child.tag, str):
+                    reader.feed_child(child, inner, feed, titles)
+        elif reader.name(el) in _FEED_BOXES:
+            reader.feed_child(el, base, {}, [])  # outside the channel nothing is kept
+        else:
+            reader.check(el, base, _FEED_SAFE)
+    if len(titles) > 1:
+        return None
+    if titles:
+        feed["title"] = titles[0]
+    return Document(feed, entries, "rss10")
