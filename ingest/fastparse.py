@@ -120,8 +120,6 @@ _FEED_SAFE = _ENTRY_SAFE | {
     "link",
     "id",
     "guid",
-    "description",
-    "dc_description",
     "subtitle",
     "tagline",
     "info",
@@ -444,6 +442,9 @@ class _Reader:
                     self.title(child, child_attrs, 2, st, media=False)
                 elif name == "source" or child_name not in _ENTRY_IMAGE or len(child):
                     raise _Decline(f"{name} with elements inside")
+                elif child_name == "link" and {"href", "url", "uri"} & set(child_attrs):
+                    # feedparser may take it for the entry's link
+                    raise _Decline("a link with an address inside an entry's image")
         else:
             self.nested(el, name, base, 1, st)
 
