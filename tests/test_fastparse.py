@@ -150,74 +150,67 @@ ATOM = (
     "<title>A</title><id>urn:feed</id><updated>2026-01-02T03:04:05Z</updated>"
     "<entry>{item}</entry></feed>"
 )
+
+
+def rss_item(item: str, extra: str = "") -> str:
+    """An RSS 2.0 document with this one item (and `extra` channel elements)."""
+    return RSS.format(extra=extra, item=item)
+
+
 RULES = {
     # a second description, with a summary already there and no content yet, is content
-    "two descriptions": RSS.format(
-        extra="",
-        item="<title>x</title><description>one</description><description>two</description>",
+    "two descriptions": rss_item(
+        "<title>x</title><description>one</description><description>two</description>",
     ),
-    "content before description": RSS.format(
-        extra="",
-        item="<content:encoded><![CDATA[<p>body</p>]]></content:encoded><description>lead</description>",
+    "content before description": rss_item(
+        "<content:encoded><![CDATA[<p>body</p>]]></content:encoded><description>lead</description>",
     ),
     # a guid that is a permalink is the link, unless a link element came first; relative
     # guids resolve against the base
-    "guid as link": RSS.format(extra="", item="<guid>/a/1</guid><title>x</title>"),
-    "guid not a link": RSS.format(
-        extra="", item='<guid isPermaLink="false">abc</guid><title>x</title>'
+    "guid as link": rss_item("<guid>/a/1</guid><title>x</title>"),
+    "guid not a link": rss_item('<guid isPermaLink="false">abc</guid><title>x</title>'),
+    "link then guid": rss_item(
+        "<link>http://e.org/a?x=1&amp;y=2</link><guid>http://e.org/g</guid>"
     ),
-    "link then guid": RSS.format(
-        extra="", item="<link>http://e.org/a?x=1&amp;y=2</link><guid>http://e.org/g</guid>"
-    ),
-    "atom link in rss": RSS.format(
-        extra="",
-        item='<title>x</title><link>http://e.org/1</link><atom:link href="/2"/>'
+    "atom link in rss": rss_item(
+        '<title>x</title><link>http://e.org/1</link><atom:link href="/2"/>'
         '<atom:link rel="enclosure" href="/3"/>',
     ),
     # which date: pubDate is `published`, dc:date is `updated`; the last of a kind wins
-    "dates": RSS.format(
-        extra="",
-        item="<title>x</title><dc:date>2026-01-01T00:00:00Z</dc:date>"
+    "dates": rss_item(
+        "<title>x</title><dc:date>2026-01-01T00:00:00Z</dc:date>"
         "<pubDate>Fri, 02 Jan 2026 10:00:00 +0300</pubDate><pubDate>not a date</pubDate>",
     ),
-    "dc:date only": RSS.format(
-        extra="", item="<title>x</title><dc:date>2026-01-01T00:00:00+02:00</dc:date>"
-    ),
-    "author and dc:creator": RSS.format(
-        extra="",
-        item="<title>x</title><author>a@example.org (Ann)</author><dc:creator>Bob</dc:creator>",
+    "dc:date only": rss_item("<title>x</title><dc:date>2026-01-01T00:00:00+02:00</dc:date>"),
+    "author and dc:creator": rss_item(
+        "<title>x</title><author>a@example.org (Ann)</author><dc:creator>Bob</dc:creator>",
     ),
     # the first non-empty title is kept; a media title counts only when none is
-    "titles": RSS.format(
-        extra="",
-        item="<title></title><media:title>M</media:title><title>T1</title><title>T2</title>",
+    "titles": rss_item(
+        "<title></title><media:title>M</media:title><title>T1</title><title>T2</title>",
     ),
-    "media description becomes content": RSS.format(
-        extra="",
-        item="<title>x</title><description>d</description>"
+    "media description becomes content": rss_item(
+        "<title>x</title><description>d</description>"
         "<media:group><media:title>m</media:title><media:description>md</media:description>"
         "</media:group>",
     ),
-    "entry image with a title": RSS.format(
-        extra="",
-        item="<image><url>http://e.org/i.jpg</url><title>IT</title></image><description>d</description>",
+    "entry image with a title": rss_item(
+        "<image><url>http://e.org/i.jpg</url><title>IT</title></image><description>d</description>",
     ),
     # text repairs: UTF-8 read as latin-1 is read again, C1 controls are cp1252
-    "mojibake and C1": RSS.format(
-        extra="", item="<title>CafÃ© \u0093quoted\u0094</title><description>x</description>"
+    "mojibake and C1": rss_item(
+        "<title>CafÃ© \u0093quoted\u0094</title><description>x</description>"
     ),
-    "entities and CDATA": RSS.format(
-        extra="",
-        item="<title>A &amp;amp; B &lt;b&gt;</title><description><![CDATA[<p>a&amp;b</p>]]></description>",
+    "entities and CDATA": rss_item(
+        "<title>A &amp;amp; B &lt;b&gt;</title><description><![CDATA[<p>a&amp;b</p>]]></description>",
     ),
     "unknown elements": RSS.format(
         extra='<sy:updatePeriod xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">hourly</sy:updatePeriod>',
         item='<title>x</title><post-id xmlns="com-wordpress:feed-additions:1">7</post-id>'
         '<slash:comments xmlns:slash="http://purl.org/rss/1.0/modules/slash/">3</slash:comments>',
     ),
-    "itunes summaries": RSS.format(
-        extra="",
-        item='<itunes:summary xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">s</itunes:summary>'
+    "itunes summaries": rss_item(
+        '<itunes:summary xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">s</itunes:summary>'
         "<title>x</title><itunes:summary xmlns:itunes='http://www.itunes.com/dtds/podcast-1.0.dtd'>t</itunes:summary>",
     ),
     "rss 1.0": '<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
@@ -261,8 +254,8 @@ def test_feedparser_rules_are_reproduced(spy: list[bool], name: str, base_url: s
 DECLINED = {
     "doctype": '<?xml version="1.0"?>\n<!DOCTYPE rss SYSTEM "http://x.example/rss.dtd">\n'
     + RSS.split("\n", 1)[1].format(extra="", item="<title>x</title>"),
-    "not well-formed": RSS.format(extra="", item="<title>A & B</title>"),
-    "undeclared prefix": RSS.format(extra="", item="<title>x</title><foo:bar>1</foo:bar>"),
+    "not well-formed": rss_item("<title>A & B</title>"),
+    "undeclared prefix": rss_item("<title>x</title><foo:bar>1</foo:bar>"),
     "rdf with atom declared first": '<?xml version="1.0"?><rdf:RDF xmlns:a="http://www.w3.org/2005/Atom"'
     ' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
     '<channel rdf:about="x"><title>t</title></channel><item rdf:about="u"><title>x</title></item>'
@@ -275,19 +268,17 @@ DECLINED = {
     "base64 content": ATOM.format(
         root="", item='<title>t</title><content type="application/octet-stream">eHl6</content>'
     ),
-    "markup in a title": RSS.format(extra="", item="<title>a <b>b</b></title>"),
-    "xml:base with no base around it": RSS.format(
-        extra="", item='<title>x</title><link xml:base="http://b.example/">p</link>'
+    "markup in a title": rss_item("<title>a <b>b</b></title>"),
+    "xml:base with no base around it": rss_item(
+        '<title>x</title><link xml:base="http://b.example/">p</link>'
     ),
-    "georss in an entry": RSS.format(
-        extra="",
-        item='<title>x</title><georss:point xmlns:georss="http://www.georss.org/georss">1 2</georss:point>',
+    "georss in an entry": rss_item(
+        '<title>x</title><georss:point xmlns:georss="http://www.georss.org/georss">1 2</georss:point>',
     ),
-    "a known prefix bound elsewhere": RSS.format(
-        extra="",
-        item='<title>x</title><dc:creator>a</dc:creator><dc:creator xmlns:dc="http://other.example/">b</dc:creator>',
+    "a known prefix bound elsewhere": rss_item(
+        '<title>x</title><dc:creator>a</dc:creator><dc:creator xmlns:dc="http://other.example/">b</dc:creator>',
     ),
-    "latin-1 bytes declared as utf-8": RSS.format(extra="", item="<title>caf\xe9</title>")
+    "latin-1 bytes declared as utf-8": rss_item("<title>caf\xe9</title>")
     .replace("\xe9", "\x00")
     .encode()
     .replace(b"\x00", b"\xe9")
@@ -306,7 +297,7 @@ def test_fast_path_declines_what_it_cannot_reproduce(spy: list[bool], name: str)
 def test_the_header_charset_wins_over_the_declaration_on_both_paths(spy: list[bool]) -> None:
     # feedparser (RFC 3023) decodes with the HTTP charset; the fast path reads the bytes
     # feedparser's own conversion made, so it agrees
-    data = RSS.format(extra="", item="<title>Минобороны</title>").encode("windows-1251")
+    data = rss_item("<title>Минобороны</title>").encode("windows-1251")
     headers = {"Content-Type": "application/rss+xml; charset=windows-1251"}
     shipped, slow = both(data, response_headers=headers)
     assert spy == [True]
@@ -315,7 +306,7 @@ def test_the_header_charset_wins_over_the_declaration_on_both_paths(spy: list[bo
 
 
 def test_an_encoding_feedparser_has_to_override_is_declined(spy: list[bool]) -> None:
-    data = RSS.format(extra="", item="<title>café</title>").replace("utf-8", "iso-8859-1")
+    data = rss_item("<title>café</title>").replace("utf-8", "iso-8859-1")
     headers = {"Content-Type": "application/rss+xml; charset=utf-8"}  # but it is latin-1
     shipped, slow = both(data.encode("latin-1"), response_headers=headers)
     assert spy == [False]
@@ -324,7 +315,7 @@ def test_an_encoding_feedparser_has_to_override_is_declined(spy: list[bool]) -> 
 
 
 def test_a_content_language_header_is_declined(spy: list[bool]) -> None:
-    data = RSS.format(extra="", item="<title>x</title>").encode("utf-8")
+    data = rss_item("<title>x</title>").encode("utf-8")
     shipped, slow = both(data, response_headers={"Content-Language": "de"})
     assert spy == [False] and shipped == slow
 
