@@ -194,14 +194,20 @@ def _has_handler(name: str) -> bool:
     return known
 
 
-def _check_declarations(utf8: bytes, *, rdf: bool) -> frozenset[str]:
+def _dangerous(name: str) -> bool:
+    """Whether feedparser does anything with an element of this name that can change what
+    is read (a handler, or storage under a field's key)."""
+    return _has_handler(name) or name in _READ
+
+
+def _check_declarations(utf8: bytes, *, rdf: bool) -> tuple[frozenset[str], dict[str, set[str]]]:
     """Namespace declarations must give every element the same name in lxml and in
     feedparser, which names an element by its own prefix table for known namespaces (then
     maps that name through the document's own prefixes) and by the declared prefix for
     others; and they must leave feedparser's version name as this path names it (RSS 1.0
     for an RDF document, else what the root element says). Returns the table names the
-    document's prefixes would change."""
-    uri_prefix: dict[str, str] = {}
+    document's prefixes would change, and the prefixes of each unknown namespace."""
+    uri_prefixes: dict[str, set[str]] = {}
     prefix_uri: dict[str, str] = {}
     lowered: dict[str, str] = {}
     known: set[str] = set()
@@ -222,17 +228,17 @@ def _check_declarations(utf8: bytes, *, rdf: bool) -> frozenset[str]:
             raise _Decline("two prefixes that differ only in case")
         canonical = _KNOWN_NS.get(low)
         if canonical is None:
-            if uri_prefix.setdefault(low, prefix) != prefix:
-                raise _Decline("a namespace bound to two prefixes")
+            uri_prefixes.setdefault(uri, set()).add(prefix.lower())
             continue
         known.add(canonical)
         if prefix in _CANONICAL_LOWER and canonical.lower() != prefix:
             remapped.add(prefix)
-    if known & (set(uri_prefix.values()) - {""}):
+    unknown_prefixes = set().union(*uri_prefixes.values()) - {""}
+    if {k.lower() for k in known} & unknown_prefixes:
         raise _Decline("an unknown namespace under a known prefix's name")
     if (versions[:1] != ["rss10"]) if rdf else bool({"rss10", "rss090"} & set(versions)):
         raise _Decline("namespaces that give the document another version")
-    return frozenset(remapped)
+    return frozenset(remapped), uri_prefixes
 
 
 @dataclass
@@ -256,8 +262,9 @@ class _Entry:
 class _Reader:
     """One document's walk, element by element, as feedparser's handlers see it."""
 
-    def __init__(self, remapped: frozenset[str]) -> None:
-        self.remapped = remapped  # table names the document's own prefixes map elsewhere
+    def __init__(self, declarations: tuple[frozenset[str], dict[str, set[str]]]) -> None:
+        # table names the document's own prefixes map elsewhere; unknown namespaces' prefixes
+        self.remapped, self.unknown = declarations
         self.names: dict[tuple[str, str | None], str] = {}
         self.bases: dict[tuple[str, str], str] = {}
         self.has_content = False  # feedparser's flag: carried from the feed level into an entry
@@ -275,6 +282,13 @@ class _Reader:
                 prefix = _KNOWN_NS.get(uri.lower())
                 if prefix is None:
                     prefix = (el.prefix or "").lower()
+                    names = {
+                        f"{p}_{local.lower()}" if p else local.lower()
+                        for p in {prefix, *self.unknown.get(uri, ())}
+                    }
+                    if len(names) > 1 and any(map(_dangerous, names)):
+                        # feedparser names all by the first prefix declared for the namespace
+                        raise _Decline("an element another prefix of its namespace would name")
                 elif prefix.lower() in self.remapped:
                     raise _Decline("an element name the document's prefixes would change")
                 else:

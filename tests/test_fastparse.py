@@ -221,6 +221,10 @@ RULES = {
     '<item rdf:about="http://e.org/1"><title>x</title><link>http://e.org/1</link>'
     "<dc:date>2026-01-01T10:00:00+01:00</dc:date><description>d</description></item>"
     '<item rdf:about="urn:2"><title>y</title></item></rdf:RDF>',
+    "one unknown namespace, two harmless prefixes": '<?xml version="1.0"?><rss version="2.0"'
+    ' xmlns:dj="http://dj.example/rss/" xmlns:wsj="http://dj.example/rss/"><channel><title>t</title>'
+    "<item><title>x</title><wsj:articletype>News</wsj:articletype><dj:x>1</dj:x></item>"
+    "</channel></rss>",
     "atom entry": ATOM.format(
         root="",
         item='<title type="html">&lt;b&gt;B&lt;/b&gt;</title><id>tag:e,1</id>'
@@ -272,6 +276,9 @@ DECLINED = {
     "xml:base with no base around it": rss_item(
         '<title>x</title><link xml:base="http://b.example/">p</link>'
     ),
+    "an unknown namespace whose other prefix names a field": '<?xml version="1.0"?>'
+    '<rss version="2.0" xmlns:dc="http://u.example/" xmlns:x="http://u.example/"><channel>'
+    "<title>t</title><item><title>x</title><x:creator>b</x:creator></item></channel></rss>",
     "georss in an entry": rss_item(
         '<title>x</title><georss:point xmlns:georss="http://www.georss.org/georss">1 2</georss:point>',
     ),
