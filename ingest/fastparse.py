@@ -3,14 +3,15 @@
 feedparser reads a well-formed document with its strict (SAX) parser and then applies its
 own rules per element: which of several dates, links, titles and descriptions wins, how
 authors are composed, which values are resolved against the base URI, its mojibake and
-cp1252 repairs. This module reproduces those rules for the elements news feeds use, with
-feedparser's own helper functions (date parser, URI join, cp1252 table), and returns the
-same `feed`/`entries` mappings `ingest.feedparse` builds Items from. Anything it does not
-reproduce exactly (a DOCTYPE, an encoding feedparser had to guess or override, xml:base,
-xhtml or base64 content, media/itunes elements that feed titles or summaries, unknown
-elements that feedparser would map to a field, …) makes it decline (return None), and the
-caller falls back to feedparser. `tests/test_fastparse.py` proves the equivalence on the
-whole corpus.
+cp1252 repairs. This module reproduces those rules for the elements feeds use (RSS
+0.9x/2.0, RSS 1.0, Atom 1.0), with feedparser's own helpers (date parser, URI join,
+cp1252 table), and returns the same `feed`/`entries` mappings `ingest.feedparse` builds
+Items from. Anything it does not reproduce exactly (a DOCTYPE, an encoding feedparser had
+to guess or override, xhtml or base64 content, georss, an element feedparser would map to
+a field in a way not reproduced here, namespace prefixes feedparser would name otherwise,
+...) makes it decline (return None), and the caller falls back to feedparser.
+`tests/test_fastparse.py` proves the equivalence on the corpus, the farm and random
+documents.
 """
 
 from __future__ import annotations
