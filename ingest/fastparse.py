@@ -223,6 +223,8 @@ def _check_declarations(utf8: bytes, *, rdf: bool) -> tuple[frozenset[str], dict
         if "backend.userland.com/rss" in low:
             raise _Decline("a namespace feedparser reads as RSS itself")
         prefix = "" if raw_prefix is None else raw_prefix.decode("utf-8", "replace")
+        if not prefix.isascii():
+            raise _Decline("a non-ASCII prefix")
         if prefix and prefix_uri.setdefault(prefix, uri) != uri:
             raise _Decline("a prefix bound to two namespaces")
         if lowered.setdefault(prefix.lower(), prefix) != prefix:
@@ -278,6 +280,9 @@ class _Reader:
         key = (tag, el.prefix)
         found = self.names.get(key)
         if found is None:
+            if not tag.isascii():
+                # libxml2 takes name characters expat refuses (e.g. U+2070 to start one)
+                raise _Decline("a non-ASCII element name")
             if tag[0] == "{":
                 uri, local = tag[1:].split("}", 1)
                 prefix = _KNOWN_NS.get(uri.lower())
@@ -305,6 +310,8 @@ class _Reader:
         """Attributes as feedparser names them (rel and type values lower-cased)."""
         out: dict[str, str] = {}
         for k, v in el.attrib.items():
+            if not k.isascii():
+                raise _Decline("a non-ASCII attribute name")
             if k[0] == "{":
                 uri, local = k[1:].split("}", 1)
                 prefix = _KNOWN_NS.get(uri.lower(), "")
