@@ -35,6 +35,7 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _ATOM_FEED = f"{{{ATOM}}}feed"
 _ATOM_ENTRY = f"{{{ATOM}}}entry"
 _RDF_ROOT = f"{{{RDF}}}RDF"
+_XML_NS = "http://www.w3.org/XML/1998/namespace"
 _RSS1_CHANNEL = f"{{{RSS1}}}channel"
 _RSS1_ITEM = f"{{{RSS1}}}item"
 
@@ -307,8 +308,11 @@ class _Reader:
 
     @staticmethod
     def attrs(el: Any) -> dict[str, str]:
-        """Attributes as feedparser names them (rel and type values lower-cased)."""
+        """Attributes as feedparser names them (rel and type values lower-cased): a
+        namespaced one under its table prefix, and also under its qualified name as
+        written (the SAX qname feedparser adds)."""
         out: dict[str, str] = {}
+        qnames: list[tuple[str, str]] = []
         for k, v in el.attrib.items():
             if not k.isascii():
                 raise _Decline("a non-ASCII attribute name")
@@ -316,10 +320,24 @@ class _Reader:
                 uri, local = k[1:].split("}", 1)
                 prefix = _KNOWN_NS.get(uri.lower(), "")
                 k = f"{prefix}:{local}" if prefix else local
+                if uri == _XML_NS:
+                    written = "xml"
+                else:
+                    found = [p for p, u in el.nsmap.items() if u == uri and p]
+                    if len(found) != 1:
+                        raise _Decline("an attribute prefix that cannot be told")
+                    written = found[0]
+                qnames.append((f"{written}:{local}".lower(), v))
             k = k.lower()
             if k in out:
                 raise _Decline("two attributes feedparser names alike")
-            out[k] = v.lower() if k in ("rel", "type") else v
+            out[k] = v
+        for qname, v in qnames:
+            if out.setdefault(qname, v) != v:
+                raise _Decline("an attribute feedparser names as another")
+        for k in ("rel", "type"):
+            if k in out:
+                out[k] = out[k].lower()
         return out
 
     def base(self, parent: str, attrs: Mapping[str, str], *, root: bool = False) -> str:

@@ -169,6 +169,11 @@ RULES = {
     # guids resolve against the base
     "guid as link": rss_item("<guid>/a/1</guid><title>x</title>"),
     "guid not a link": rss_item('<guid isPermaLink="false">abc</guid><title>x</title>'),
+    # a namespaced attribute is read under its table prefix and under its written name
+    "rdf:about under another namespace": '<?xml version="1.0"?><rss version="2.0"'
+    ' xmlns:rdf="http://u.example/"><channel><title>t</title><item rdf:about="urn:x">'
+    "<title>x</title></item></channel></rss>",
+    "namespaced isPermaLink": rss_item('<guid dc:isPermaLink="false">abc</guid><title>x</title>'),
     "link then guid": rss_item(
         "<link>http://e.org/a?x=1&amp;y=2</link><guid>http://e.org/g</guid>"
     ),
