@@ -26,6 +26,12 @@ class NotTextError(ValueError):
 
 
 def clean_text(text: str) -> str:
+    if text.isascii():
+        # NFC leaves ASCII as it is, and the only controls it can hold are the ones
+        # isprintable() flags: skip the regex scan when there are none (most text)
+        if text.replace("\n", " ").replace("\t", " ").replace("\r", " ").isprintable():
+            return text
+        return _CONTROL.sub("", text)
     text = unicodedata.normalize("NFC", text)
     return _CONTROL.sub("", text)
 
