@@ -3,8 +3,9 @@
 Well-formed RSS/Atom documents that `ingest.fastparse` can read exactly as feedparser
 would go through lxml there; every other XML document goes through feedparser (any
 encoding, lenient on ill-formed XML, the warning kept) with its slow HTML sanitiser and
-URI resolver off: `ingest.markup` does both in one nh3 pass. JSON goes through `ingest.jsonfeed`. Everything here is pure and picklable, so it
-runs in a worker process (see `ingest.parsepool`).
+URI resolver off: `ingest.markup` does both in one nh3 pass. JSON goes through
+`ingest.jsonfeed`. Everything here is pure and picklable, so it runs in a worker process
+(see `ingest.parsepool`).
 """
 
 from __future__ import annotations
