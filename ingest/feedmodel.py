@@ -86,14 +86,15 @@ def build_item(
     parse worker, so the pipeline's single writer has less to do. None if it is empty."""
     title = clean_text(html_to_text(title_html or "")) or None
     content = clean_fragment(content_html, base)
-    summary = clean_fragment(summary_html, base)
+    # feedparser copies an Atom entry's content into its summary: clean it once
+    summary = content if summary_html == content_html else clean_fragment(summary_html, base)
     if content is None:
         # the only text is the body; a summary identical to it would be stored, indexed
         # and fingerprinted twice (renderers take the lead paragraph when none is given)
         content, summary = summary, None
-    elif summary and html_to_text(summary) == html_to_text(content):
-        summary = None
     body = html_to_text(content) if content else None
+    if summary and (summary == content or html_to_text(summary) == body):
+        summary = None
     if not (title or body):
         return None
     lang = (language or "").strip() or None

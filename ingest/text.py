@@ -15,6 +15,9 @@ _BLOCK = re.compile(
 )
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
 _SENTENCE_END = re.compile(r"(?<![A-ZА-Я])(?<!\b[A-Z][a-z])[.!?…][\"'”»]?(?=\s+[\"'“«A-ZА-ЯЁ0-9])")
+# runs of whitespace other than a lone space (which would be replaced by itself)
+_SPACES = re.compile(r" [ \t\r\f\v\n]+|[\t\r\f\v\n][ \t\r\f\v\n]*")
+_PARAGRAPHS = re.compile(r"\n\s*\n")
 TITLE_MAX = 160
 
 
@@ -23,6 +26,12 @@ class NotTextError(ValueError):
 
 
 def clean_text(text: str) -> str:
+    if text.isascii():
+        # NFC leaves ASCII as it is, and the only controls it can hold are the ones
+        # isprintable() flags: skip the regex scan when there are none (most text)
+        if text.replace("\n", " ").replace("\t", " ").replace("\r", " ").isprintable():
+            return text
+        return _CONTROL.sub("", text)
     text = unicodedata.normalize("NFC", text)
     return _CONTROL.sub("", text)
 
@@ -49,12 +58,20 @@ def decode_text(data: bytes) -> str:
     raise NotTextError(f"not UTF-8 text ({utf8_error.reason} at byte {utf8_error.start})")
 
 
+def _squeeze(text: str) -> str:
+    """Every run of ASCII whitespace as one space (the substring tests are much faster than
+    the regex over text that has nothing to replace, as most paragraphs have not)."""
+    if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\f" in text or "\v" in text:
+        return _SPACES.sub(" ", text)
+    return text
+
+
 def html_to_text(markup: str) -> str:
     """Readable plain text of an HTML fragment, paragraphs split by blank lines."""
     markup = _SCRIPT.sub(" ", markup)
     markup = _BLOCK.sub("\n\n", markup)
     text = html.unescape(_TAG.sub("", markup))
-    paras = [re.sub(r"[ \t\r\f\v\n]+", " ", p).strip() for p in re.split(r"\n\s*\n", text)]
+    paras = [_squeeze(p).strip() for p in _PARAGRAPHS.split(text)]
     return clean_text("\n\n".join(p for p in paras if p))
 
 
