@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import subprocess
@@ -115,3 +116,41 @@ def test_sighup_reloads_topics_and_keeps_the_old_config_when_invalid(tmp_path: P
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_source_counts_come_from_indexes_not_a_scan_per_source(desk: Desk) -> None:
+    """The index page and `status` count articles and duplicates per source: with 500
+    sources a scan of `articles` per source once took ~1 s and held the event loop."""
+    from db import queries
+    from ingest.item import Item
+
+    with desk.store.write() as w:
+        for name in ("tass", "akipress", "quiet"):
+            w.ensure_source(name, f"http://{name}.example/feed")
+    body = SEED.read_text(encoding="utf-8")
+    story = {"title": "Drills at Kant air base", "body": body, "url": "http://t.example/1"}
+    kinds = [
+        o.kind
+        for o in desk.pipeline.ingest(
+            [
+                Item(source="tass", item_key="1", **story),
+                Item(source="akipress", item_key="9", **story),
+            ]
+        )
+    ]
+    assert kinds == ["new", "exact"]
+    conn = desk.store.reader()
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        rows = queries.sources(conn)
+    finally:
+        conn.set_trace_callback(None)
+    counts = {r["name"]: (r["articles"], r["duplicates"]) for r in rows}
+    assert counts == {"tass": (1, 0), "akipress": (0, 1), "quiet": (0, 0)}
+    plan = " ".join(
+        str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {statements[-1]}").fetchall()
+    )
+    assert "COVERING INDEX articles_source" in plan, plan
+    assert "COVERING INDEX sightings_match_source" in plan, plan
+    assert not re.search(r"SCAN (articles|a)\b(?! USING COVERING INDEX)", plan), plan
