@@ -37,7 +37,7 @@ from ingest.identity import assign_keys
 from ingest.metrics import FETCH_SECONDS, FETCHES, PARSE_QUEUE, SOURCES_QUEUED
 from ingest.parsepool import Limits, ParseAborted, ParsePool
 from ingest.pipeline import Pipeline, Summary
-from ingest.prepare import parse_and_prepare
+from ingest.prepare import PackedRules, parse_and_prepare
 from ingest.rules import TopicRule
 from ingest.schedule import Policy, next_delay, publish_interval
 
@@ -91,9 +91,17 @@ class Poller:
         self._pool: ParsePool | None = None
         # topic rules handed to the parse workers, so they prepare and classify each
         # item there and this process only looks up and writes (None: parse only)
-        self.rules: list[TopicRule] | None = None
+        self._rules: PackedRules | None = None
         self._stopping = threading.Event()
         self._pass: tuple[asyncio.AbstractEventLoop, set[asyncio.Task[None]]] | None = None
+
+    @property
+    def rules(self) -> PackedRules | None:
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: list[TopicRule] | None) -> None:
+        self._rules = None if rules is None else PackedRules.of(rules)
 
     # -- the parse pool ------------------------------------------------------
 

@@ -8,6 +8,7 @@ with the same function, so both paths store the same thing.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,12 +106,30 @@ def prepared(item: Item) -> Prepared:
 _matcher: Matcher | None = None
 
 
-def use_rules(rules: list[TopicRule] | None) -> None:
+@dataclass(frozen=True)
+class PackedRules:
+    """Topic rules as every parse task carries them: their fingerprint and their pickled
+    form, so a worker unpickles and compiles them only when they change (fingerprinting
+    the rules measured ~6 ms and pickling them ~1 ms: per document, more than parsing
+    a 50-item feed with the fast path)."""
+
+    fingerprint: str
+    blob: bytes
+
+    @classmethod
+    def of(cls, rules: list[TopicRule]) -> PackedRules:
+        return cls(rules_fingerprint(rules), pickle.dumps(rules))
+
+
+def use_rules(rules: list[TopicRule] | PackedRules | None) -> None:
     """Give this (worker) process the topic rules, so `attach` also classifies; a pool
     initializer. Compiling takes ~15 ms, so it happens only when the rules change."""
     global _matcher
     if rules is None:
         _matcher = None
+    elif isinstance(rules, PackedRules):
+        if _matcher is None or _matcher.fingerprint != rules.fingerprint:
+            _matcher = Matcher(pickle.loads(rules.blob))
     elif _matcher is None or _matcher.fingerprint != rules_fingerprint(rules):
         _matcher = Matcher(rules)
 
@@ -123,7 +142,11 @@ def attach(items: list[Item]) -> list[Item]:
 
 
 def parse_and_prepare(
-    data: bytes, source: str, *, rules: list[TopicRule] | None = None, **kwargs: Any
+    data: bytes,
+    source: str,
+    *,
+    rules: list[TopicRule] | PackedRules | None = None,
+    **kwargs: Any,
 ) -> Any:
     """`parse_feed` plus the preparation of every item (and its topics, given the rules):
     a drop-in for `parse_feed` as a parse-pool task. Module-level, so it pickles by name

@@ -25,7 +25,15 @@ from ingest import minhash
 from ingest.dropfolder import read_drop
 from ingest.feedparse import parse_feed
 from ingest.item import Item
-from ingest.prepare import attach, parse_and_prepare, prepare, prepared, use_rules
+from ingest.prepare import (
+    PackedRules,
+    attach,
+    parse_and_prepare,
+    prepare,
+    prepared,
+    use_rules,
+)
+from ingest.topics import Matcher
 from tests.conftest import CORPUS, SEED, write_config
 from wiredesk.config import load_config
 from wiredesk.desk import Desk
@@ -207,17 +215,21 @@ def test_big_drop_pickup_in_a_worker_stores_the_same(tmp_path: Path) -> None:
     assert dumps[0]["sightings"] and dumps[0] == dumps[1]
 
 
-def test_parse_and_prepare_runs_as_a_pool_task(tmp_path: Path) -> None:
-    """A drop-in for parse_feed in a worker: pickles (inside a partial), prepares, files."""
+@pytest.mark.parametrize("packed", [False, True])
+def test_parse_and_prepare_runs_as_a_pool_task(tmp_path: Path, packed: bool) -> None:
+    """A drop-in for parse_feed in a worker: pickles (inside a partial), prepares, files
+    by the very rules given, as a list or packed as the poller sends them."""
     rules = load_config(write_config(tmp_path)).topic_rules()
     data = (REAL / FEEDS[0]).read_bytes()
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-        task = functools.partial(parse_and_prepare, rules=rules)
+        given = PackedRules.of(rules) if packed else rules
+        task = functools.partial(parse_and_prepare, rules=given)
         parsed = pool.submit(task, data, "s", base_url="http://x.example/").result(60)
     inline = parse_feed(data, "s", base_url="http://x.example/")
     assert [i.item_key for i in parsed.items] == [i.item_key for i in inline.items]
     for got, item in zip(parsed.items, inline.items, strict=True):
         assert got.prepared is not None and got.prepared.matches(item)
         assert got.prepared.topics is not None
+        assert got.prepared.topics[0] == Matcher(rules).fingerprint
         assert got.prepared.fingerprint == prepare(item).fingerprint
