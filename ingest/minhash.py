@@ -93,15 +93,34 @@ class Features:
 
     @classmethod
     def unpack(cls, data: bytes) -> Features:
-        length, update, *sizes = struct.unpack_from(_HEAD, data)
-        offset = struct.calcsize(_HEAD)
+        """The features `pack` wrote. The arrays are read-only views of `data` (one
+        buffer, no copies: the dedup layer unpacks each candidate it verifies)."""
+        length, update, *sizes = _HEAD_STRUCT.unpack_from(data)
+        flat = np.frombuffer(data, dtype="<u4", count=sum(sizes), offset=_HEAD_STRUCT.size)
+        if flat.dtype != np.uint32:  # a big-endian machine
+            flat = flat.astype(np.uint32)
         arrays: dict[str, np.ndarray] = {}
+        offset = 0
         for name, n in zip(_ARRAYS, sizes, strict=True):
-            arrays[name] = np.frombuffer(data, dtype="<u4", count=n, offset=offset).astype(
-                np.uint32
-            )
-            offset += 4 * n
+            arrays[name] = flat[offset : offset + n]
+            offset += n
         return cls(**arrays, length=length, update=bool(update))
+
+
+_HEAD_STRUCT = struct.Struct(_HEAD)
+_SIGNATURES = 3  # the packed arrays end with the three MinHash signatures
+
+
+def strip_signatures(data: bytes) -> bytes:
+    """Packed features (`Features.pack`) without their MinHash signatures, which only
+    the LSH tables need (they keep the band keys): about half the bytes; unpacked, the
+    signatures are empty."""
+    length, update, *sizes = _HEAD_STRUCT.unpack_from(data)
+    kept = sizes[:-_SIGNATURES]
+    end = _HEAD_STRUCT.size + 4 * sum(kept)
+    return (
+        _HEAD_STRUCT.pack(length, update, *kept, *[0] * _SIGNATURES) + data[_HEAD_STRUCT.size : end]
+    )
 
 
 _ARRAYS = (
