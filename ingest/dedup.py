@@ -20,7 +20,6 @@ Verification (measured on the labelled sets, see docs/dedup.md):
 
 from __future__ import annotations
 
-import itertools
 import logging
 import sys
 import time
@@ -33,7 +32,8 @@ from db import dedup_store
 from db.clock import parse_iso
 from db.store import Store
 from db.writer import Writer
-from ingest.minhash import Features, features, strip_signatures
+from ingest.lsh import Bands, BucketIndex
+from ingest.minhash import NUM_PERM, Features, features, strip_signatures
 
 log = logging.getLogger("wiredesk.dedup")
 
@@ -89,7 +89,7 @@ class _Entry:
     seen: float
     language: str | None
     source: str | None
-    tables: int  # the LSH tables it is in: bit i for Deduplicator._all[i]
+    indexed: bool  # has bucket keys (it has text, or a title of a few words)
 
 
 def _member(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -156,243 +156,6 @@ def compare(a: Features, b: Features) -> Verdict:
     return Verdict(similarity, reason)
 
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-_NO_KEYS = np.zeros(0, dtype=np.uint64)
-_NO_IDS = np.zeros(0, dtype=np.uint32)
-_MAX_ID = 2**32 - 1  # entry ids are stored as uint32 (SQLite rowids of dedup_signatures)
-
-
-class _Run:
-    """(bucket key, entry id) pairs sorted by key; within a bucket, oldest insert first.
-    `live` is False for a pair its bucket dropped (`BandIndex.cap`)."""
-
-    __slots__ = ("ids", "keys", "live")
-
-    def __init__(self, keys: np.ndarray = _NO_KEYS, ids: np.ndarray = _NO_IDS) -> None:
-        self.keys, self.ids = keys, ids
-        self.live = np.ones(len(keys), dtype=bool)
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-
-class BandIndex:
-    """LSH buckets: the MinHash signature cut into `bands` bands of `rows` values, each
-    band hashed to one 64-bit key; copies sharing any key are candidates. A bucket keeps
-    its `cap` most recent copies (at least two).
-
-    Written here rather than using datasketch's MinHashLSH because its dict storage (a
-    set per bucket, a bytes key per band) measured ~30 KB per copy with our 100 bands,
-    and a dict of Python ints still ~7 KB: a key held as a Python int costs ~70 bytes,
-    in numpy 8. The pairs live in two sorted numpy runs (`_big`, the older, and `_small`)
-    plus a dict of the latest inserts (`_pending`, at most `pending_max` pairs), so a
-    pair costs 13 bytes. A query binary-searches all its keys at once in each run. When
-    `_pending` is full it is merged into `_small`, and `_small` into `_big` when it has
-    grown to about sqrt(2 * pending_max * len(_big)) pairs, which balances the two
-    merges' copying (~20 us per copy indexed at 75,000 copies). A removed copy is only
-    marked (`_dead`) and its pairs dropped at the next merge; a removal of one still in
-    `_pending` (a rolled-back item) is done at once, as the dict version did.
-
-    Same answers as a dict of lists, bucket by bucket (tests/test_dedup_index.py)."""
-
-    def __init__(self, bands: int, rows: int, cap: int = 64, pending_max: int = 16_384) -> None:
-        self.bands, self.rows, self.cap = bands, rows, cap
-        self.pending_max = pending_max
-        self._keep = max(cap, 2)  # the dict version held two copies even under a cap of 1
-        self._salt = np.arange(self.bands, dtype=np.uint64)
-        self._big = self._small = _Run()
-        self._pending: dict[int, list[int]] = {}  # key -> entry ids, oldest first
-        self._pending_pairs = 0
-        self._fresh: dict[int, list[int]] = {}  # entries in _pending -> their keys
-        self._dead: set[int] = set()  # removed entries whose pairs are still in a run
-        # the runs' ranges of the last keys looked up: a copy is queried, then inserted
-        self._ranges_of: tuple[np.ndarray, list[tuple[_Run, np.ndarray, np.ndarray]]] | None
-        self._ranges_of = None
-
-    def __len__(self) -> int:
-        """Pairs held, dropped ones included until their run is merged."""
-        return len(self._big) + len(self._small) + self._pending_pairs
-
-    def keys(self, signature: np.ndarray) -> np.ndarray:
-        """The bucket keys (uint64, one per band) of one signature."""
-        keys: np.ndarray = self.keys_of(signature.reshape(1, -1))[0]
-        return keys
-
-    def keys_of(self, signatures: np.ndarray) -> np.ndarray:
-        """The bucket keys of many signatures (one per row): shape (rows, bands)."""
-        n = len(signatures)
-        m = signatures[:, : self.bands * self.rows].astype(np.uint64)
-        m = m.reshape(n, self.bands, self.rows)
-        h = np.broadcast_to(self._salt, (n, self.bands))
-        for r in range(self.rows):  # array arithmetic wraps modulo 2**64, as a hash should
-            h = h * _MIX + m[:, :, r]
-        return np.ascontiguousarray(h)
-
-    def build(self, entry_ids: np.ndarray, keys: np.ndarray) -> None:
-        """Fill an empty index with many copies at once (`keys` from `keys_of`, one row
-        per id, in insertion order): the buckets that inserting them one by one gives."""
-        if len(self):
-            raise ValueError("BandIndex.build needs an empty index")
-        ids = np.asarray(entry_ids, dtype=np.int64)
-        if len(ids) and (ids.min() < 0 or ids.max() > _MAX_ID):
-            raise ValueError(f"entry ids must be in 0..{_MAX_ID}")
-        flat = keys.reshape(-1)
-        owners = np.repeat(ids.astype(np.uint32), keys.shape[1] if keys.ndim == 2 else 0)
-        order = np.argsort(flat, kind="stable")  # stable: insertion order within a bucket
-        flat, owners = flat[order], owners[order]
-        del order
-        # a pair survives when its bucket holds fewer than `_keep` pairs after it
-        keep = np.ones(len(flat), dtype=bool)
-        if len(flat) > self._keep:
-            keep[: -self._keep] = flat[: -self._keep] != flat[self._keep :]
-        self._big = _Run(flat[keep], owners[keep])
-        self._ranges_of = None
-
-    def insert(self, entry_id: int, keys: np.ndarray) -> None:
-        if not 0 <= entry_id <= _MAX_ID:
-            raise ValueError(f"entry id {entry_id} not in 0..{_MAX_ID}")
-        if entry_id in self._dead:
-            self._compact()  # the pairs of its earlier life must not come back with it
-        ranges = self._ranges(keys)
-        in_runs = sum(hi - lo for _, lo, hi in ranges).tolist() if ranges else None
-        key_list: list[int] = keys.tolist()
-        pending = self._pending
-        keep = self._keep
-        for i, k in enumerate(key_list):
-            held = pending.get(k)
-            if held is None:
-                held = pending[k] = []
-            if len(held) + (in_runs[i] if in_runs else 0) >= keep:
-                self._make_room(k, i, ranges, held)
-            held.append(entry_id)
-        self._fresh[entry_id] = key_list
-        self._pending_pairs += len(key_list)
-        if self._pending_pairs >= self.pending_max:
-            self._flush()
-
-    def remove(self, entry_id: int) -> None:
-        key_list = self._fresh.pop(entry_id, None)
-        if key_list is None:
-            self._dead.add(entry_id)
-            return
-        pending = self._pending
-        for k in key_list:
-            held = pending.get(k)
-            if held is not None and entry_id in held:  # not if its bucket dropped it
-                held.remove(entry_id)
-                self._pending_pairs -= 1
-                if not held:
-                    del pending[k]
-
-    def query(self, keys: np.ndarray, found: list[int]) -> None:
-        """Append to `found` the copies in each bucket of `keys` (a copy appears once per
-        bucket it shares)."""
-        dead = self._dead
-        for run, lo, hi in self._ranges(keys):
-            counts = hi - lo
-            total = int(counts.sum())
-            if not total:
-                continue
-            hit = counts.nonzero()[0]
-            starts, counts = lo[hit], counts[hit]
-            at = np.arange(total) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
-            ids: list[int] = run.ids[at[run.live[at]]].tolist()
-            found.extend([i for i in ids if i not in dead] if dead else ids)
-        if self._pending:
-            pending = self._pending
-            for k in keys.tolist():
-                held = pending.get(k)
-                if held:
-                    found.extend(held)
-
-    def _ranges(self, keys: np.ndarray) -> list[tuple[_Run, np.ndarray, np.ndarray]]:
-        """Each run with the [lo, hi) range of every key's bucket in it."""
-        memo = self._ranges_of
-        if memo is not None and memo[0] is keys:
-            return memo[1]
-        out = [
-            (run, run.keys.searchsorted(keys, "left"), run.keys.searchsorted(keys, "right"))
-            for run in (self._big, self._small)
-            if len(run)
-        ]
-        self._ranges_of = (keys, out)
-        return out
-
-    def _make_room(
-        self,
-        k: int,
-        i: int,
-        ranges: list[tuple[_Run, np.ndarray, np.ndarray]],
-        held: list[int],
-    ) -> None:
-        """Bucket `k` may be full: if so, its oldest copy leaves it (that bucket only)."""
-        dead = self._dead
-        alive = len(held)
-        oldest: tuple[_Run, int] | None = None
-        for run, lo, hi in ranges:
-            a, b = int(lo[i]), int(hi[i])
-            at = a + run.live[a:b].nonzero()[0]
-            for p, entry_id in zip(at.tolist(), run.ids[at].tolist(), strict=True):
-                if entry_id not in dead:
-                    alive += 1
-                    if oldest is None:
-                        oldest = (run, p)
-        if alive < self._keep:
-            return
-        if oldest is not None:
-            oldest[0].live[oldest[1]] = False
-        else:
-            del held[0]
-            self._pending_pairs -= 1
-
-    def _flush(self) -> None:
-        """Merge `_pending` into `_small`, and `_small` into `_big` once it is large."""
-        pending = self._pending
-        lengths = [len(v) for v in pending.values()]
-        keys = np.repeat(np.fromiter(pending, dtype=np.uint64, count=len(pending)), lengths)
-        ids = np.fromiter(
-            itertools.chain.from_iterable(pending.values()), dtype=np.uint32, count=len(keys)
-        )
-        order = np.argsort(keys, kind="stable")
-        fresh = _Run(keys[order], ids[order])
-        pending.clear()
-        self._fresh.clear()
-        self._pending_pairs = 0
-        self._small = self._merge(self._small, fresh)
-        if len(self._small) ** 2 >= 2 * self.pending_max * len(self._big):
-            self._big = self._merge(self._big, self._small)
-            self._small = _Run()
-            self._dead.clear()  # both runs are rid of them, and _pending never holds one
-        self._ranges_of = None
-
-    def _compact(self) -> None:
-        """Drop the pairs of removed copies from both runs."""
-        self._big = _Run(*self._survivors(self._big))
-        self._small = _Run(*self._survivors(self._small))
-        self._dead.clear()
-        self._ranges_of = None
-
-    def _merge(self, old: _Run, new: _Run) -> _Run:
-        """One run of the live pairs of `old` and then `new` (newer within a bucket)."""
-        old_keys, old_ids = self._survivors(old)
-        new_keys, new_ids = self._survivors(new)
-        if not len(new_keys):
-            return _Run(old_keys, old_ids)
-        if not len(old_keys):
-            return _Run(new_keys, new_ids)
-        at = old_keys.searchsorted(new_keys, "right")  # after the older pairs of the bucket
-        return _Run(np.insert(old_keys, at, new_keys), np.insert(old_ids, at, new_ids))
-
-    def _survivors(self, run: _Run) -> tuple[np.ndarray, np.ndarray]:
-        keep = run.live
-        if self._dead and len(run):
-            dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
-            keep = keep & ~np.isin(run.ids, dead, kind="table")
-        if keep.all():
-            return run.keys, run.ids
-        return run.keys[keep], run.ids[keep]
-
-
 def _expands(new: Features, old: Features) -> bool:
     """Is `new` a longer version of `old` (a flash followed by the full story)?"""
     if new.length <= old.length or not len(old.words):
@@ -406,8 +169,10 @@ class Deduplicator:
     def __init__(self, settings: DedupSettings | None = None) -> None:
         self.settings = settings or DedupSettings()
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
-        self._all = self._new_tables()
-        self._last: tuple[Features, list[tuple[BandIndex, np.ndarray]]] | None = None
+        s = self.settings
+        self._bands = Bands((s.head_bands, s.lead_bands, s.title_bands), NUM_PERM)
+        self._buckets = BucketIndex(s.bucket_cap)
+        self._last: tuple[Features, np.ndarray] | None = None
         self._pending: list[int] = []  # entries added in the open transaction
         self.loaded = False
 
@@ -431,14 +196,29 @@ class Deduplicator:
                 dedup_store.save(w.conn, aid, None, src, pub, first_seen, lang, f.pack())
                 rebuilt += 1
             rows = dedup_store.window(w.conn, _iso(cutoff), self.settings.max_entries)
-        # the tables are built at once from every entry's keys, not entry by entry
-        members: list[list[int]] = [[], [], []]
-        signatures: list[list[np.ndarray]] = [[], [], []]
+        # the buckets are built at once from every entry's keys, not entry by entry
+        ids: list[int] = []
+        signatures: list[np.ndarray] = []
+        member: list[tuple[bool, bool, bool]] = []
+        owners: list[np.ndarray] = []
+        keys: list[np.ndarray] = []
+
+        def pairs() -> None:  # of the entries read so far, a few thousand at a time
+            if ids:
+                o, k = self._bands.pairs(
+                    np.array(ids, dtype=np.int64), np.stack(signatures), np.array(member)
+                )
+                owners.append(o)
+                keys.append(k)
+            ids.clear()
+            signatures.clear()
+            member.clear()
+
         for entry_id, article_id, source, published, seen, language, blob in rows:
             if entry_id in self._entries:
                 continue
             f = Features.unpack(blob)
-            tables = self._membership(f)
+            tables = _tables(f)
             self._entries[entry_id] = _Entry(
                 article_id,
                 strip_signatures(blob),
@@ -446,15 +226,16 @@ class Deduplicator:
                 _epoch(seen) or now,
                 _shared(language),
                 _shared(source),
-                tables,
+                any(tables),
             )
-            for i, sig in enumerate((f.signature, f.lead_signature, f.title_signature)):
-                if tables >> i & 1:
-                    members[i].append(entry_id)
-                    signatures[i].append(sig)
-        for table, ids, sigs in zip(self._all, members, signatures, strict=True):
-            if ids:
-                table.build(np.array(ids, dtype=np.int64), table.keys_of(np.stack(sigs)))
+            ids.append(entry_id)
+            signatures.append(_signatures(f))
+            member.append(tables)
+            if len(ids) == 4096:
+                pairs()
+        pairs()
+        if keys:
+            self._buckets.build(np.concatenate(owners), np.concatenate(keys))
         self.loaded = True
         log.info("event=dedup_loaded entries=%d rebuilt=%d", len(self._entries), rebuilt)
         return len(self._entries)
@@ -495,8 +276,7 @@ class Deduplicator:
         if not len(f.lead) and not len(f.title):
             return None
         hits: list[int] = []
-        for table, keys in self._tables(f):
-            table.query(keys, hits)
+        self._buckets.query(self._keys(f), hits)
         candidates = _strongest(hits, self.settings.max_candidates)
         best: Match | None = None
         threshold = self.settings.threshold
@@ -568,7 +348,7 @@ class Deduplicator:
                 now,
                 _shared(language),
                 _shared(source),
-                0,
+                any(_tables(f)),
             ),
         )
         self._pending.append(entry_id)
@@ -585,46 +365,23 @@ class Deduplicator:
     def _index(self, entry_id: int, f: Features, e: _Entry) -> None:
         if entry_id in self._entries:
             return
-        e.tables = self._membership(f)
         self._entries[entry_id] = e
-        for table, keys in self._tables(f):
-            table.insert(entry_id, keys)
+        if e.indexed:
+            self._buckets.insert(entry_id, self._keys(f))
 
     def _unindex(self, entry_id: int) -> None:
         e = self._entries.pop(entry_id, None)
-        if e is None:
-            return
-        for i, table in enumerate(self._all):
-            if e.tables >> i & 1:
-                table.remove(entry_id)
+        if e is not None and e.indexed:
+            self._buckets.remove(entry_id)
 
-    @staticmethod
-    def _membership(f: Features) -> int:
-        """The LSH tables a copy belongs in (bits for head, lead, title)."""
-        return (0b011 if len(f.lead) else 0) | (0b100 if len(f.title) >= MIN_TITLE_WORDS else 0)
-
-    def _tables(self, f: Features) -> list[tuple[BandIndex, np.ndarray]]:
-        """The LSH tables a copy belongs in, each with its bucket keys there. The keys of
-        the last copy asked about are kept: a new copy is queried, then indexed."""
+    def _keys(self, f: Features) -> np.ndarray:
+        """A copy's bucket keys in the LSH tables it belongs in. Those of the last copy
+        asked about are kept: a new copy is queried, then indexed."""
         if self._last is not None and self._last[0] is f:
             return self._last[1]
-        tables = self._membership(f)
-        signatures = (f.signature, f.lead_signature, f.title_signature)
-        out = [
-            (table, table.keys(sig))
-            for i, (table, sig) in enumerate(zip(self._all, signatures, strict=True))
-            if tables >> i & 1
-        ]
-        self._last = (f, out)
-        return out
-
-    def _new_tables(self) -> tuple[BandIndex, BandIndex, BandIndex]:
-        s = self.settings
-        return (
-            BandIndex(*s.head_bands, s.bucket_cap),
-            BandIndex(*s.lead_bands, s.bucket_cap),
-            BandIndex(*s.title_bands, s.bucket_cap),
-        )
+        keys = self._bands.keys((f.signature, f.lead_signature, f.title_signature), _tables(f))
+        self._last = (f, keys)
+        return keys
 
     def _evict(self, now: float) -> None:
         cutoff = now - self.settings.window
@@ -636,9 +393,19 @@ class Deduplicator:
 
     def _clear(self) -> None:
         self._entries.clear()
-        self._all = self._new_tables()
+        self._buckets = BucketIndex(self.settings.bucket_cap)
         self._last = None
         self._pending.clear()
+
+
+def _tables(f: Features) -> tuple[bool, bool, bool]:
+    """Is a copy in the head, the lead and the title LSH table? The first two need
+    text, the title a few words."""
+    return bool(len(f.lead)), bool(len(f.lead)), len(f.title) >= MIN_TITLE_WORDS
+
+
+def _signatures(f: Features) -> np.ndarray:
+    return np.concatenate((f.signature, f.lead_signature, f.title_signature))
 
 
 def _strongest(hits: list[int], limit: int) -> list[int]:

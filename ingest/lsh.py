@@ -1,0 +1,332 @@
+"""MinHash LSH buckets held in numpy: which stored copies share a band with a new one."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_NO_KEYS = np.zeros(0, dtype=np.uint64)
+_NO_IDS = np.zeros(0, dtype=np.uint32)
+_ZERO = np.zeros(1, dtype=np.uint32)
+MAX_ID = 2**32 - 1  # entry ids are stored as uint32 (rowids of dedup_signatures)
+
+
+class Bands:
+    """The LSH tables of a copy: table t cuts MinHash signature t into `bands` bands of
+    `rows` values, and each band is hashed to one 64-bit bucket key,
+    h = salt; h = h * MIX + value for each value of the band (modulo 2**64),
+    the salt being the band's number counted across the tables, so the tables of one
+    index never share a key (but by a 64-bit accident, as two bands of one table never
+    do either). All the keys of a copy are computed in one array expression: the
+    recurrence unrolled is salt * MIX**rows + sum(value_r * MIX**(rows - 1 - r))."""
+
+    def __init__(self, tables: Sequence[tuple[int, int]], width: int = 128) -> None:
+        self.tables = tuple(tables)
+        self.width = width
+        most = max(rows for _, rows in self.tables)
+        pad = len(self.tables) * width  # where the signatures end: a zero is put there
+        gather, coefficients, salt, table_of = [], [], [], []
+        number = 0
+        for t, (bands, rows) in enumerate(self.tables):
+            if bands * rows > width:
+                raise ValueError(f"{bands} bands of {rows} rows need more than {width} values")
+            for b in range(bands):
+                gather.append([t * width + b * rows + r if r < rows else pad for r in range(most)])
+                coefficients.append([_power(rows - 1 - r) if r < rows else 0 for r in range(most)])
+                salt.append(number * _power(rows) % 2**64)
+                table_of.append(t)
+                number += 1
+        self._gather = np.array(gather, dtype=np.intp)
+        self._coefficients = np.array(coefficients, dtype=np.uint64)
+        self._salt = np.array(salt, dtype=np.uint64)
+        self._table_of = np.array(table_of, dtype=np.intp)
+        self._chosen: dict[tuple[bool, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def keys(self, signatures: Sequence[np.ndarray], member: Sequence[bool]) -> np.ndarray:
+        """The bucket keys (uint64) of one copy in the tables it is a `member` of, table
+        by table, from its signatures (one per table, `width` values each)."""
+        gather, coefficients, salt = self._choose(tuple(member))
+        flat = np.concatenate([*signatures, _ZERO])
+        if len(flat) != len(self.tables) * self.width + 1:
+            raise ValueError(f"expected {len(self.tables)} signatures of {self.width} values")
+        values = flat[gather].astype(np.uint64)
+        keys: np.ndarray = salt + (values * coefficients).sum(axis=1)
+        return keys
+
+    def pairs(
+        self, entry_ids: np.ndarray, signatures: np.ndarray, member: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Many copies' (entry id, bucket key) pairs, copy by copy as `keys` gives them:
+        `signatures` has a row per copy (its signatures end to end), `member` a row of
+        booleans per copy (one per table)."""
+        n = len(entry_ids)
+        owners, keys = [], []
+        for start in range(0, n, 4096):  # (copies, bands, rows) of uint64 is large
+            rows = signatures[start : start + 4096]
+            flat = np.concatenate([rows, np.zeros((len(rows), 1), rows.dtype)], axis=1)
+            values = flat[:, self._gather].astype(np.uint64)
+            chunk = self._salt + (values * self._coefficients).sum(axis=2)
+            kept = member[start : start + 4096][:, self._table_of]
+            keys.append(chunk[kept])
+            owners.append(np.repeat(entry_ids[start : start + 4096], kept.sum(axis=1)))
+        if not keys:
+            return np.zeros(0, dtype=np.int64), _NO_KEYS
+        return np.concatenate(owners), np.concatenate(keys)
+
+    def _choose(self, member: tuple[bool, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        chosen = self._chosen.get(member)
+        if chosen is None:
+            if len(member) != len(self.tables):
+                raise ValueError(f"expected {len(self.tables)} table memberships")
+            bands = np.flatnonzero(np.array(member, dtype=bool)[self._table_of])
+            chosen = self._chosen[member] = (
+                self._gather[bands],
+                self._coefficients[bands],
+                self._salt[bands],
+            )
+        return chosen
+
+
+def _power(e: int) -> int:
+    return pow(int(_MIX), e, 2**64)
+
+
+class _Run:
+    """(bucket key, entry id) pairs sorted by key; within a bucket, oldest insert first.
+    `live` is False for a pair its full bucket dropped."""
+
+    __slots__ = ("ids", "keys", "live")
+
+    def __init__(self, keys: np.ndarray = _NO_KEYS, ids: np.ndarray = _NO_IDS) -> None:
+        self.keys, self.ids = keys, ids
+        self.live = np.ones(len(keys), dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+class BucketIndex:
+    """LSH buckets: entry ids by 64-bit bucket key; copies sharing a key are candidates.
+    A bucket keeps its `cap` most recent copies (at least two).
+
+    Written here rather than using datasketch's MinHashLSH because its dict storage (a
+    set per bucket, a bytes key per band) measured ~30 KB per copy with our 100 bands,
+    and a dict of Python ints still ~7 KB: a key held as a Python int costs ~70 bytes,
+    in numpy 8. The pairs live in two sorted numpy runs (`_big`, the older, and `_small`)
+    plus a dict of the latest inserts (`_pending`, at most `pending_max` pairs), so a
+    pair costs 13 bytes. A query binary-searches all its keys at once in each run. When
+    `_pending` is full it is merged into `_small`, and `_small` into `_big` once it has
+    grown to sqrt(2 * pending_max * len(_big)) pairs, which balances the copying of the
+    two merges. A removed copy is only marked (`_dead`) and its pairs dropped at the
+    next merge; one still in `_pending` (a rolled-back item) is removed at once.
+
+    Answers as a dict of lists would, bucket by bucket (tests/test_dedup_index.py)."""
+
+    def __init__(self, cap: int = 64, pending_max: int = 65_536) -> None:
+        self.cap = cap
+        self.pending_max = pending_max
+        self._keep = max(cap, 2)  # the dict version held two copies even under a cap of 1
+        self._big = self._small = _Run()
+        self._pending: dict[int, int | list[int]] = {}  # key -> entry id(s), oldest first
+        self._pending_pairs = 0
+        self._fresh: dict[int, list[int]] = {}  # entries in _pending -> their keys
+        self._dead: set[int] = set()  # removed entries whose pairs are still in a run
+        # the runs' ranges of the last keys looked up: a copy is queried, then inserted
+        self._ranges_of: tuple[np.ndarray, list[tuple[_Run, np.ndarray, np.ndarray]]] | None
+        self._ranges_of = None
+
+    def __len__(self) -> int:
+        """Pairs held, dropped ones included until their run is merged."""
+        return len(self._big) + len(self._small) + self._pending_pairs
+
+    def build(self, entry_ids: np.ndarray, keys: np.ndarray) -> None:
+        """Fill an empty index with many pairs at once (`entry_ids[i]` in bucket
+        `keys[i]`, in insertion order): the buckets that inserting them one by one gives."""
+        if len(self):
+            raise ValueError("BucketIndex.build needs an empty index")
+        ids = np.asarray(entry_ids, dtype=np.int64)
+        if len(ids) and (ids.min() < 0 or ids.max() > MAX_ID):
+            raise ValueError(f"entry ids must be in 0..{MAX_ID}")
+        order = np.argsort(keys, kind="stable")  # stable: insertion order within a bucket
+        flat, owners = keys[order], ids[order].astype(np.uint32)
+        del order
+        # a pair survives when its bucket holds fewer than `_keep` pairs after it
+        keep = np.ones(len(flat), dtype=bool)
+        if len(flat) > self._keep:
+            keep[: -self._keep] = flat[: -self._keep] != flat[self._keep :]
+        self._big = _Run(flat[keep], owners[keep])
+        self._ranges_of = None
+
+    def insert(self, entry_id: int, keys: np.ndarray) -> None:
+        if not 0 <= entry_id <= MAX_ID:
+            raise ValueError(f"entry id {entry_id} not in 0..{MAX_ID}")
+        if entry_id in self._dead:
+            self._compact()  # the pairs of its earlier life must not come back with it
+        ranges = self._ranges(keys)
+        key_list: list[int] = keys.tolist()
+        in_runs: Iterable[int] = (
+            sum(hi - lo for _, lo, hi in ranges).tolist() if ranges else itertools.repeat(0)
+        )
+        pending = self._pending
+        keep = self._keep
+        # as the dict version: one copy as an int, more as a list (a list per key of
+        # every copy measured four times the time)
+        for k, n in zip(key_list, in_runs, strict=False):
+            held = pending.get(k)
+            if held is None:
+                if n >= keep:
+                    self._make_room(k, held)
+                pending[k] = entry_id
+            elif isinstance(held, int):
+                if n + 1 >= keep and self._make_room(k, held) is None:
+                    pending[k] = entry_id
+                else:
+                    pending[k] = [held, entry_id]
+            else:
+                if n + len(held) >= keep:
+                    self._make_room(k, held)
+                held.append(entry_id)
+        self._fresh[entry_id] = key_list
+        self._pending_pairs += len(key_list)
+        if self._pending_pairs >= self.pending_max:
+            self._flush()
+
+    def remove(self, entry_id: int) -> None:
+        key_list = self._fresh.pop(entry_id, None)
+        if key_list is None:
+            self._dead.add(entry_id)
+            return
+        pending = self._pending
+        for k in key_list:
+            held = pending.get(k)
+            if held == entry_id:
+                del pending[k]
+                self._pending_pairs -= 1
+            elif isinstance(held, list) and entry_id in held:  # not if its bucket dropped it
+                held.remove(entry_id)
+                self._pending_pairs -= 1
+                if not held:
+                    del pending[k]
+
+    def query(self, keys: np.ndarray, found: list[int]) -> None:
+        """Append to `found` the copies in each bucket of `keys` (a copy appears once per
+        bucket it shares)."""
+        dead = self._dead
+        for run, lo, hi in self._ranges(keys):
+            counts = hi - lo
+            hit = counts.nonzero()[0]
+            if not len(hit):
+                continue
+            at = lo[hit]
+            total = int(counts.sum())
+            if total > len(hit):  # some bucket holds several: every position of each
+                counts = counts[hit]
+                at = np.arange(total) + np.repeat(at - (np.cumsum(counts) - counts), counts)
+            ids: list[int] = run.ids[at[run.live[at]]].tolist()
+            found.extend([i for i in ids if i not in dead] if dead else ids)
+        if self._pending:
+            pending = self._pending
+            for k in keys.tolist():
+                held = pending.get(k)
+                if held is None:
+                    continue
+                if isinstance(held, int):
+                    found.append(held)
+                else:
+                    found.extend(held)
+
+    def _ranges(self, keys: np.ndarray) -> list[tuple[_Run, np.ndarray, np.ndarray]]:
+        """Each run with the [lo, hi) range of every key's bucket in it."""
+        memo = self._ranges_of
+        if memo is not None and memo[0] is keys:
+            return memo[1]
+        out = [
+            (run, run.keys.searchsorted(keys, "left"), run.keys.searchsorted(keys, "right"))
+            for run in (self._big, self._small)
+            if len(run)
+        ]
+        self._ranges_of = (keys, out)
+        return out
+
+    def _make_room(self, k: int, held: int | list[int] | None) -> int | list[int] | None:
+        """Bucket `k` (`held` its pending copies) may be full: if so, its oldest copy
+        leaves it (that bucket only). Returns what is left pending."""
+        dead = self._dead
+        alive = 0 if held is None else 1 if isinstance(held, int) else len(held)
+        oldest: tuple[_Run, int] | None = None
+        key = np.array([k], dtype=np.uint64)
+        for run in (self._big, self._small):
+            a, b = (
+                int(run.keys.searchsorted(key, "left")[0]),
+                int(run.keys.searchsorted(key, "right")[0]),
+            )
+            at = a + run.live[a:b].nonzero()[0]
+            for p, entry_id in zip(at.tolist(), run.ids[at].tolist(), strict=True):
+                if entry_id not in dead:
+                    alive += 1
+                    if oldest is None:
+                        oldest = (run, p)
+        if alive < self._keep:
+            return held
+        if oldest is not None:
+            oldest[0].live[oldest[1]] = False
+            return held
+        self._pending_pairs -= 1
+        if isinstance(held, list):
+            del held[0]
+            return held
+        return None
+
+    def _flush(self) -> None:
+        """Merge `_pending` into `_small`, and `_small` into `_big` once it is large."""
+        pending = self._pending
+        lengths = [1 if isinstance(v, int) else len(v) for v in pending.values()]
+        keys = np.repeat(np.fromiter(pending, dtype=np.uint64, count=len(pending)), lengths)
+        ids = np.fromiter(
+            itertools.chain.from_iterable(
+                (v,) if isinstance(v, int) else v for v in pending.values()
+            ),
+            dtype=np.uint32,
+            count=len(keys),
+        )
+        order = np.argsort(keys, kind="stable")
+        fresh = _Run(keys[order], ids[order])
+        pending.clear()
+        self._fresh.clear()
+        self._pending_pairs = 0
+        self._small = self._merge(self._small, fresh)
+        if len(self._small) ** 2 >= 2 * self.pending_max * len(self._big):
+            self._big = self._merge(self._big, self._small)
+            self._small = _Run()
+            self._dead.clear()  # both runs are rid of them, and _pending never holds one
+        self._ranges_of = None
+
+    def _compact(self) -> None:
+        """Drop the pairs of removed copies from both runs."""
+        self._big = _Run(*self._survivors(self._big))
+        self._small = _Run(*self._survivors(self._small))
+        self._dead.clear()
+        self._ranges_of = None
+
+    def _merge(self, old: _Run, new: _Run) -> _Run:
+        """One run of the live pairs of `old` and then `new` (newer within a bucket)."""
+        old_keys, old_ids = self._survivors(old)
+        new_keys, new_ids = self._survivors(new)
+        if not len(new_keys):
+            return _Run(old_keys, old_ids)
+        if not len(old_keys):
+            return _Run(new_keys, new_ids)
+        at = old_keys.searchsorted(new_keys, "right")  # after the older pairs of the bucket
+        return _Run(np.insert(old_keys, at, new_keys), np.insert(old_ids, at, new_ids))
+
+    def _survivors(self, run: _Run) -> tuple[np.ndarray, np.ndarray]:
+        keep = run.live
+        if self._dead and len(run):
+            dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
+            keep = keep & ~np.isin(run.ids, dead, kind="table")
+        if keep.all():
+            return run.keys, run.ids
+        return run.keys[keep], run.ids[keep]
