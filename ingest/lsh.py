@@ -98,11 +98,12 @@ class _Run:
     """(bucket key, entry id) pairs sorted by key; within a bucket, oldest insert first.
     `live` is False for a pair its full bucket dropped."""
 
-    __slots__ = ("ids", "keys", "live")
+    __slots__ = ("dropped", "ids", "keys", "live")
 
     def __init__(self, keys: np.ndarray = _NO_KEYS, ids: np.ndarray = _NO_IDS) -> None:
         self.keys, self.ids = keys, ids
         self.live = np.ones(len(keys), dtype=bool)
+        self.dropped = 0  # pairs with `live` False
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -225,7 +226,9 @@ class BucketIndex:
             if total > len(hit):  # some bucket holds several: every position of each
                 counts = counts[hit]
                 at = np.arange(total) + np.repeat(at - (np.cumsum(counts) - counts), counts)
-            ids: list[int] = run.ids[at[run.live[at]]].tolist()
+            if run.dropped:
+                at = at[run.live[at]]
+            ids: list[int] = run.ids[at].tolist()
             found.extend([i for i in ids if i not in dead] if dead else ids)
         if self._pending:
             pending = self._pending
@@ -272,7 +275,9 @@ class BucketIndex:
         if alive < self._keep:
             return held
         if oldest is not None:
-            oldest[0].live[oldest[1]] = False
+            run, p = oldest
+            run.live[p] = False
+            run.dropped += 1
             return held
         self._pending_pairs -= 1
         if isinstance(held, list):
