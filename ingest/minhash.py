@@ -94,17 +94,22 @@ class Features:
     @classmethod
     def unpack(cls, data: bytes) -> Features:
         """The features `pack` wrote. The arrays are read-only views of `data` (one
-        buffer, no copies: the dedup layer unpacks each candidate it verifies)."""
+        buffer, no copies), and the fields are set directly rather than through the
+        frozen dataclass's __init__: the dedup layer unpacks every candidate it verifies,
+        and this measured 3.2 us against 6.6 us that way (14 us copying each array)."""
         length, update, *sizes = _HEAD_STRUCT.unpack_from(data)
         flat = np.frombuffer(data, dtype="<u4", count=sum(sizes), offset=_HEAD_STRUCT.size)
         if flat.dtype != np.uint32:  # a big-endian machine
             flat = flat.astype(np.uint32)
-        arrays: dict[str, np.ndarray] = {}
+        out = object.__new__(cls)
+        fields = out.__dict__
         offset = 0
         for name, n in zip(_ARRAYS, sizes, strict=True):
-            arrays[name] = flat[offset : offset + n]
+            fields[name] = flat[offset : offset + n] if n else _EMPTY
             offset += n
-        return cls(**arrays, length=length, update=bool(update))
+        fields["length"] = length
+        fields["update"] = bool(update)
+        return out
 
 
 _HEAD_STRUCT = struct.Struct(_HEAD)

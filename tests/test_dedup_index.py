@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import ingest.dedup
+import ingest.lsh
 from benchmarks.bench_dedup import TextGen
 from db import Store, Writer
 from ingest.dedup import Deduplicator, DedupSettings, Match
@@ -76,12 +77,18 @@ def _hits(index: BucketIndex | DictBuckets, keys: np.ndarray) -> list[int]:
     return sorted(found)
 
 
+@pytest.mark.parametrize("bitmap", [False, True], ids=["search", "bitmap"])
 @pytest.mark.parametrize("seed", range(6))
-def test_band_index_answers_as_the_dict_of_lists_through_every_change(seed: int) -> None:
+def test_bucket_index_answers_as_the_dict_of_lists_through_every_change(
+    seed: int, bitmap: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Random inserts (keys from a small pool, so buckets fill past their cap), removals
     of the oldest (eviction), of any (forget) and of the newest followed by their ids'
     reuse (a rolled-back savepoint), with merges every few inserts; every query of every
-    step gives the same ids, each as often, as the reference."""
+    step gives the same ids, each as often, as the reference. With `bitmap`, every run
+    has the bitmap that spares absent keys the search (else only runs of 65,536 pairs)."""
+    if bitmap:
+        monkeypatch.setattr(ingest.lsh, "_BITMAP_FROM", 1)
     rng = random.Random(seed)
     bands = 6
     cap = rng.choice([1, 2, 3, 5])
@@ -124,7 +131,7 @@ def test_band_index_answers_as_the_dict_of_lists_through_every_change(seed: int)
                 ref.remove(victim)
             next_id = (alive[-1] if alive else 0) + 1
         merges += real._pending_pairs == 0
-        probe = some_keys()
+        probe = np.append(some_keys(), np.uint64(rng.getrandbits(64)))  # and one in no bucket
         assert _hits(real, probe) == _hits(ref, probe)
         if alive:
             held = ref.keys_held[alive[rng.randrange(len(alive))]]
