@@ -45,7 +45,6 @@ TITLE_MIN = 0.6  # headlines alone are thin evidence: they must agree at least t
 SHORT_TEXT_WORDS = 15  # below this a copy is "only a headline"
 NAMES_MIN = 3  # names are evidence only when both sides have a few
 NAMES_MIN_OVERLAP = 0.1
-UNPACKED = 1024  # candidates' features kept unpacked (~1.5 KB each)
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,9 @@ class Match:
 @dataclass(slots=True)
 class _Entry:
     article_id: int
-    packed: bytes  # its features without the signatures (the LSH tables hold their keys)
+    # its features without the signatures (the LSH index holds their keys): views of one
+    # packed bytes string, ~2.1 KB where the arrays themselves took ~4 KB
+    features: Features
     published: float | None  # epoch seconds; None when the source gave no date
     seen: float
     language: str | None
@@ -174,10 +175,6 @@ class Deduplicator:
         self._bands = Bands((s.head_bands, s.lead_bands, s.title_bands), NUM_PERM)
         self._buckets = BucketIndex(s.bucket_cap)
         self._last: tuple[Features, np.ndarray] | None = None
-        # the features of the copies verified lately, unpacked: the copies of a running
-        # story and templated look-alikes are candidates again and again (on the
-        # benchmark's stream a cache of 1,024 is hit 4 times in 10)
-        self._unpacked: OrderedDict[int, Features] = OrderedDict()
         self._pending: list[int] = []  # entries added in the open transaction
         self.loaded = False
 
@@ -226,7 +223,7 @@ class Deduplicator:
             tables = _tables(f)
             self._entries[entry_id] = _Entry(
                 article_id,
-                strip_signatures(blob),
+                Features.unpack(strip_signatures(blob)),
                 _epoch(published),
                 _epoch(seen) or now,
                 _shared(language),
@@ -239,6 +236,7 @@ class Deduplicator:
             if len(ids) == 4096:
                 pairs()
         pairs()
+        del rows  # the packed rows (~2.8 KB a copy) are not needed by the sort below
         if keys:
             self._buckets.build(np.concatenate(owners), np.concatenate(keys))
         self.loaded = True
@@ -297,12 +295,11 @@ class Deduplicator:
                 and abs(published - e.published) > self.settings.window
             ):
                 continue
-            other = self._features(entry_id, e)
-            v = compare(f, other)
+            v = compare(f, e.features)
             if v.similarity < threshold:
                 continue
             same_source = source is not None and source == e.source
-            if same_source and not (f.update or _expands(f, other)):
+            if same_source and not (f.update or _expands(f, e.features)):
                 continue
             if v.conflict and (allow_conflict_above is None or v.similarity < allow_conflict_above):
                 continue
@@ -348,7 +345,7 @@ class Deduplicator:
             f,
             _Entry(
                 article_id,
-                strip_signatures(blob),
+                Features.unpack(strip_signatures(blob)),
                 _epoch(published) if dated else None,
                 now,
                 _shared(language),
@@ -376,19 +373,8 @@ class Deduplicator:
 
     def _unindex(self, entry_id: int) -> None:
         e = self._entries.pop(entry_id, None)
-        self._unpacked.pop(entry_id, None)  # a rolled-back entry's id comes again
         if e is not None and e.indexed:
             self._buckets.remove(entry_id)
-
-    def _features(self, entry_id: int, e: _Entry) -> Features:
-        f = self._unpacked.get(entry_id)
-        if f is not None:
-            self._unpacked.move_to_end(entry_id)
-            return f
-        f = self._unpacked[entry_id] = Features.unpack(e.packed)
-        if len(self._unpacked) > UNPACKED:
-            self._unpacked.popitem(last=False)
-        return f
 
     def _keys(self, f: Features) -> np.ndarray:
         """A copy's bucket keys in the LSH tables it belongs in. Those of the last copy
@@ -411,7 +397,6 @@ class Deduplicator:
         self._entries.clear()
         self._buckets = BucketIndex(self.settings.bucket_cap)
         self._last = None
-        self._unpacked.clear()
         self._pending.clear()
 
 

@@ -150,12 +150,13 @@ class BucketIndex:
     set per bucket, a bytes key per band) measured ~30 KB per copy with our 100 bands,
     and a dict of Python ints still ~7 KB: a key held as a Python int costs ~70 bytes,
     in numpy 8. The pairs live in two sorted numpy runs (`_big`, the older, and `_small`)
-    plus a dict of the latest inserts (`_pending`, at most `pending_max` pairs), so a
-    pair costs 13 bytes. A query binary-searches all its keys at once in each run. When
-    `_pending` is full it is merged into `_small`, and `_small` into `_big` once it has
-    grown to sqrt(2 * pending_max * len(_big)) pairs, which balances the copying of the
-    two merges. A removed copy is only marked (`_dead`) and its pairs dropped at the
-    next merge; one still in `_pending` (a rolled-back item) is removed at once.
+    plus dicts of the latest inserts (`_pending`, at most `pending_max` pairs), so a
+    pair costs 13 bytes (14 with a large run's bitmap). A query looks all its keys up
+    at once in each run (bitmap, then binary search). When `_pending` is full it is
+    merged into `_small`, and `_small` into `_big` once it has grown to
+    sqrt(2 * pending_max * len(_big)) pairs, which balances the copying of the two
+    merges. A removed copy is only marked (`_dead`) and its pairs dropped at the next
+    merge; one still in `_pending` (a rolled-back item) is removed at once.
 
     Answers as a dict of lists would, bucket by bucket (tests/test_dedup_index.py)."""
 

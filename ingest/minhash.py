@@ -94,9 +94,10 @@ class Features:
     @classmethod
     def unpack(cls, data: bytes) -> Features:
         """The features `pack` wrote. The arrays are read-only views of `data` (one
-        buffer, no copies), and the fields are set directly rather than through the
-        frozen dataclass's __init__: the dedup layer unpacks every candidate it verifies,
-        and this measured 3.2 us against 6.6 us that way (14 us copying each array)."""
+        buffer, no copies: ~0.9 KB of array headers besides `data`, where copies took
+        ~4 KB), and the fields are set directly rather than through the frozen
+        dataclass's __init__ (3.2 us against 6.6 us that way, 14 us copying each array):
+        the dedup layer holds its whole window so, and the writer unpacks every item."""
         length, update, *sizes = _HEAD_STRUCT.unpack_from(data)
         flat = np.frombuffer(data, dtype="<u4", count=sum(sizes), offset=_HEAD_STRUCT.size)
         if flat.dtype != np.uint32:  # a big-endian machine
