@@ -128,18 +128,15 @@ class _Run:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Which of `keys` have a bucket here (their indices), and the [lo, hi) range
-        of each of those buckets."""
-        at = np.arange(len(keys))
+    def find(self, keys: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """The [lo, hi) range of the bucket of each of `keys` (empty if it has none),
+        or of those the bitmap lets through, whose indices come first (else None)."""
+        at = None
         if self._bits is not None:
             slot = keys >> self._shift
             at = (self._bits[slot >> np.uint64(3)] & _BIT[slot & np.uint64(7)]).nonzero()[0]
             keys = keys[at]
-        lo = self.keys.searchsorted(keys, "left")
-        hi = self.keys.searchsorted(keys, "right")
-        held = (hi > lo).nonzero()[0]
-        return at[held], lo[held], hi[held]
+        return at, self.keys.searchsorted(keys, "left"), self.keys.searchsorted(keys, "right")
 
 
 class BucketIndex:
@@ -175,7 +172,7 @@ class BucketIndex:
         self._dead: set[int] = set()  # removed entries whose pairs are still in a run
         # the runs' ranges of the last keys looked up: a copy is queried, then inserted
         self._ranges_of: (
-            tuple[np.ndarray, list[tuple[_Run, np.ndarray, np.ndarray, np.ndarray]]] | None
+            tuple[np.ndarray, list[tuple[_Run, np.ndarray | None, np.ndarray, np.ndarray]]] | None
         )
         self._ranges_of = None
 
@@ -209,10 +206,12 @@ class BucketIndex:
         key_list: list[int] = keys.tolist()
         in_runs: Iterable[int] = itertools.repeat(0)
         for _, at, lo, hi in self._ranges(keys):
-            if len(at):
+            counts = hi - lo
+            if counts.any():
                 if not isinstance(in_runs, list):
                     in_runs = [0] * len(key_list)
-                for i, n in zip(at.tolist(), (hi - lo).tolist(), strict=True):
+                which = range(len(counts)) if at is None else at.tolist()
+                for i, n in zip(which, counts.tolist(), strict=True):
                     in_runs[i] += n
         pending, later = self._pending, self._later
         keep = self._keep
@@ -259,30 +258,31 @@ class BucketIndex:
         """Append to `found` the copies in each bucket of `keys` (a copy appears once per
         bucket it shares)."""
         dead = self._dead
-        for run, which, lo, hi in self._ranges(keys):
-            if not len(which):
-                continue
+        for run, _, lo, hi in self._ranges(keys):
             counts = hi - lo
-            at = lo
             total = int(counts.sum())
-            if total > len(which):  # some bucket holds several: every position of each
+            if not total:
+                continue
+            at = lo
+            if total != len(counts) or counts.max() > 1:  # none or several: each position
                 at = np.arange(total) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
             if run.dropped:
                 at = at[run.live[at]]
             ids: list[int] = run.ids[at].tolist()
             found.extend([i for i in ids if i not in dead] if dead else ids)
         if self._pending:
-            pending, later = self._pending, self._later
-            for k in keys.tolist():
-                first = pending.get(k)
-                if first is not None:
-                    found.append(first)
-                    if later:
-                        more = later.get(k)
-                        if more:
-                            found.extend(more)
+            key_list = keys.tolist()
+            firsts = map(self._pending.get, key_list)  # at C speed: most are in none
+            hits = [(i, first) for i, first in enumerate(firsts) if first is not None]
+            for i, first in hits:
+                found.append(first)
+                more = self._later.get(key_list[i])
+                if more:
+                    found.extend(more)
 
-    def _ranges(self, keys: np.ndarray) -> list[tuple[_Run, np.ndarray, np.ndarray, np.ndarray]]:
+    def _ranges(
+        self, keys: np.ndarray
+    ) -> list[tuple[_Run, np.ndarray | None, np.ndarray, np.ndarray]]:
         """Each run with the keys that have a bucket in it and those buckets' ranges."""
         memo = self._ranges_of
         if memo is not None and memo[0] is keys:
