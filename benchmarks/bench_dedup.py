@@ -10,21 +10,28 @@ persisting the new entry in the same transaction as the pipeline does.
 
     python benchmarks/bench_dedup.py                 # 10k, 100k, 1M
     python benchmarks/bench_dedup.py 10000 100000    # chosen sizes
+    git show main:ingest/dedup.py > /tmp/dedup_main.py
+    python benchmarks/bench_dedup.py --against /tmp/dedup_main.py 10000  # vs another version
 
 Prints per size: generation time, index load time, copies in the window, memory of the
 index (tracemalloc) and per-article time of each step (the fastest of ROUNDS rounds,
-interleaved across sizes, each rolled back), with the ratio to the first size.
+interleaved across sizes, each rolled back), with the ratio to the first size. With
+`--against FILE` (an ingest/dedup.py of another revision, run on this one's store and
+features code) each size is measured with both, rounds interleaved, and the last column
+is this version's figure over that one's.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib.util
 import resource
 import sqlite3
 import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -129,11 +136,17 @@ def generate(path: Path, n: int, pool: list[bytes], now: float) -> float:
     return time.perf_counter() - t0
 
 
-def measure(path: Path, n: int, fresh: list[tuple[str, str]], now: float) -> dict[str, float]:
+def measure(
+    path: Path,
+    n: int,
+    fresh: list[tuple[str, str]],
+    now: float,
+    make: Callable[[DedupSettings], Deduplicator] = Deduplicator,
+) -> dict[str, float]:
     """Open the store as after a restart, load the window, time one round of the stage."""
     gc.collect()
     store = Store(path)
-    dedup = Deduplicator(DedupSettings(window=WINDOW_DAYS * 86400.0))
+    dedup = make(DedupSettings(window=WINDOW_DAYS * 86400.0))
     tracemalloc.start()
     t0 = time.perf_counter()
     loaded = dedup.load(store)
@@ -204,7 +217,28 @@ def _timed_round(
     }
 
 
+def _other(path: str) -> Callable[[DedupSettings], Deduplicator]:
+    """The Deduplicator of another revision's dedup.py, given this one's settings."""
+    spec = importlib.util.spec_from_file_location("dedup_against", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+
+    def make(settings: DedupSettings) -> Deduplicator:
+        theirs = module.DedupSettings(**vars(settings))
+        dedup: Deduplicator = module.Deduplicator(theirs)
+        return dedup
+
+    return make
+
+
 def main(argv: list[str]) -> int:
+    makers: dict[str, Callable[[DedupSettings], Deduplicator]] = {"this": Deduplicator}
+    if argv[:1] == ["--against"] and len(argv) > 1:
+        makers["against"] = _other(argv[1])
+        argv = argv[2:]
     sizes = [int(a) for a in argv] or list(SIZES)
     gen = TextGen()
     t0 = time.perf_counter()
@@ -222,26 +256,33 @@ def main(argv: list[str]) -> int:
         gen_s = {n: generate(paths[n], n, pool, now) for n in sizes}
         # rounds interleave the sizes, so a slow spell of the shared machine hits them all
         # alike; the fastest round of each size counts
-        best: dict[int, dict[str, float]] = {}
+        best: dict[tuple[str, int], dict[str, float]] = {}
         for _ in range(ROUNDS):
             for n in sizes:
-                r = measure(paths[n], n, fresh, now)
-                if n not in best or r["total_us"] < best[n]["total_us"]:
-                    best[n] = r
+                for name, make in makers.items():
+                    r = measure(paths[n], n, fresh, now, make)
+                    if (name, n) not in best or r["total_us"] < best[name, n]["total_us"]:
+                        best[name, n] = r
     print(
-        f"{'stored':>9} {'gen s':>7} {'load s':>7} {'window':>7} {'index MB':>9} "
+        f"{'index':>7} {'stored':>9} {'gen s':>7} {'load s':>7} {'window':>7} {'index MB':>9} "
         f"{'features':>9} {'find':>7} {'add':>7} {'total us':>9} {'ratio':>6} {'matched':>8}"
+        + (" this/against (MB, find+add)" if len(makers) > 1 else "")
     )
-    base = best[sizes[0]]
-    for n in sizes:
-        r = best[n]
-        ratio = r["total_us"] / base["total_us"]
-        print(
-            f"{n:>9} {gen_s[n]:>7.1f} {r['load_s']:>7.2f} {r['window']:>7} "
-            f"{r['index_mb']:>9.1f} {r['features_us']:>9.0f} {r['find_us']:>7.0f} "
-            f"{r['add_us']:>7.0f} {r['total_us']:>9.0f} {ratio:>6.2f} {r['matched']:>8}",
-            flush=True,
-        )
+    for name in makers:
+        base = best[name, sizes[0]]
+        for n in sizes:
+            r = best[name, n]
+            ratio = r["total_us"] / base["total_us"]
+            line = (
+                f"{name:>7} {n:>9} {gen_s[n]:>7.1f} {r['load_s']:>7.2f} {r['window']:>7} "
+                f"{r['index_mb']:>9.1f} {r['features_us']:>9.0f} {r['find_us']:>7.0f} "
+                f"{r['add_us']:>7.0f} {r['total_us']:>9.0f} {ratio:>6.2f} {r['matched']:>8}"
+            )
+            if name == "this" and len(makers) > 1:
+                o = best["against", n]
+                stage = (r["find_us"] + r["add_us"]) / (o["find_us"] + o["add_us"])
+                line += f" {r['index_mb'] / o['index_mb']:>6.2f} {stage:>6.2f}"
+            print(line, flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the whole run: {peak:.0f} MB")
     print("ratio = per-article dedup time at that size / at the first size (target at 1M: <= 1.5)")

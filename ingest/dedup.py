@@ -21,6 +21,7 @@ Verification (measured on the labelled sets, see docs/dedup.md):
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ from db import dedup_store
 from db.clock import parse_iso
 from db.store import Store
 from db.writer import Writer
-from ingest.minhash import Features, features
+from ingest.lsh import Bands, BucketIndex
+from ingest.minhash import NUM_PERM, Features, features, strip_signatures
 
 log = logging.getLogger("wiredesk.dedup")
 
@@ -79,14 +81,17 @@ class Match:
     same_source: bool = False  # the outlet's own earlier copy: a re-issue, not another outlet
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     article_id: int
+    # its features without the signatures (the LSH index holds their keys): views of one
+    # packed bytes string, ~2.1 KB where the arrays themselves took ~4 KB
     features: Features
     published: float | None  # epoch seconds; None when the source gave no date
     seen: float
     language: str | None
     source: str | None
+    indexed: bool  # has bucket keys (it has text, or a title of a few words)
 
 
 def _member(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -153,68 +158,6 @@ def compare(a: Features, b: Features) -> Verdict:
     return Verdict(similarity, reason)
 
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-class BandIndex:
-    """LSH buckets: the MinHash signature cut into `bands` bands of `rows` values, each
-    band hashed to one 64-bit key; copies sharing any key are candidates.
-
-    Written here rather than using datasketch's MinHashLSH because its dict storage
-    (a set per bucket, a bytes key per band) measured ~30 KB per copy with our 100 bands;
-    this plain dict of int keys holds ~9 KB. datasketch still computes the signatures."""
-
-    def __init__(self, bands: int, rows: int, cap: int = 64) -> None:
-        self.bands, self.rows, self.cap = bands, rows, cap
-        self._buckets: dict[int, int | list[int]] = {}
-        self._salt = np.arange(self.bands, dtype=np.uint64)
-
-    def keys(self, signature: np.ndarray) -> list[int]:
-        m = signature[: self.bands * self.rows].astype(np.uint64).reshape(self.bands, self.rows)
-        h = self._salt.copy()
-        for r in range(self.rows):  # array arithmetic wraps modulo 2**64, as a hash should
-            h = h * _MIX + m[:, r]
-        keys: list[int] = h.tolist()
-        return keys
-
-    def insert(self, entry_id: int, keys: list[int]) -> None:
-        buckets = self._buckets
-        for k in keys:
-            held = buckets.get(k)
-            if held is None:
-                buckets[k] = entry_id
-            elif isinstance(held, int):
-                buckets[k] = [held, entry_id]
-            else:
-                if len(held) >= self.cap:
-                    del held[0]  # the oldest copy leaves this bucket only
-                held.append(entry_id)
-
-    def remove(self, entry_id: int, keys: list[int]) -> None:
-        buckets = self._buckets
-        for k in keys:
-            held = buckets.get(k)
-            if held == entry_id:
-                del buckets[k]
-            elif isinstance(held, list) and entry_id in held:
-                held.remove(entry_id)
-                if len(held) == 1:
-                    buckets[k] = held[0]
-
-    def query(self, keys: list[int], found: list[int]) -> None:
-        """Append to `found` the copies in each bucket of `keys` (a copy appears once per
-        bucket it shares)."""
-        buckets = self._buckets
-        for k in keys:
-            held = buckets.get(k)
-            if held is None:
-                continue
-            if isinstance(held, int):
-                found.append(held)
-            else:
-                found.extend(held)
-
-
 def _expands(new: Features, old: Features) -> bool:
     """Is `new` a longer version of `old` (a flash followed by the full story)?"""
     if new.length <= old.length or not len(old.words):
@@ -228,8 +171,10 @@ class Deduplicator:
     def __init__(self, settings: DedupSettings | None = None) -> None:
         self.settings = settings or DedupSettings()
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
-        self._head, self._lead, self._title = self._new_tables()
-        self._last: tuple[Features, list[tuple[BandIndex, list[int]]]] | None = None
+        s = self.settings
+        self._bands = Bands((s.head_bands, s.lead_bands, s.title_bands), NUM_PERM)
+        self._buckets = BucketIndex(s.bucket_cap)
+        self._last: tuple[Features, np.ndarray] | None = None
         self._pending: list[int] = []  # entries added in the open transaction
         self.loaded = False
 
@@ -253,18 +198,47 @@ class Deduplicator:
                 dedup_store.save(w.conn, aid, None, src, pub, first_seen, lang, f.pack())
                 rebuilt += 1
             rows = dedup_store.window(w.conn, _iso(cutoff), self.settings.max_entries)
+        # the buckets are built at once from every entry's keys, not entry by entry
+        ids: list[int] = []
+        signatures: list[np.ndarray] = []
+        member: list[tuple[bool, bool, bool]] = []
+        owners: list[np.ndarray] = []
+        keys: list[np.ndarray] = []
+
+        def pairs() -> None:  # of the entries read so far, a few thousand at a time
+            if ids:
+                o, k = self._bands.pairs(
+                    np.array(ids, dtype=np.int64), np.stack(signatures), np.array(member)
+                )
+                owners.append(o)
+                keys.append(k)
+            ids.clear()
+            signatures.clear()
+            member.clear()
+
         for entry_id, article_id, source, published, seen, language, blob in rows:
-            self._index(
-                entry_id,
-                _Entry(
-                    article_id,
-                    Features.unpack(blob),
-                    _epoch(published),
-                    _epoch(seen) or now,
-                    language,
-                    source,
-                ),
+            if entry_id in self._entries:
+                continue
+            f = Features.unpack(blob)
+            tables = _tables(f)
+            self._entries[entry_id] = _Entry(
+                article_id,
+                Features.unpack(strip_signatures(blob)),
+                _epoch(published),
+                _epoch(seen) or now,
+                _shared(language),
+                _shared(source),
+                any(tables),
             )
+            ids.append(entry_id)
+            signatures.append(_signatures(f))
+            member.append(tables)
+            if len(ids) == 4096:
+                pairs()
+        pairs()
+        del rows  # the packed rows (~2.8 KB a copy) are not needed by the sort below
+        if keys:
+            self._buckets.build(np.concatenate(owners), np.concatenate(keys))
         self.loaded = True
         log.info("event=dedup_loaded entries=%d rebuilt=%d", len(self._entries), rebuilt)
         return len(self._entries)
@@ -305,8 +279,7 @@ class Deduplicator:
         if not len(f.lead) and not len(f.title):
             return None
         hits: list[int] = []
-        for table, keys in self._tables(f):
-            table.query(keys, hits)
+        self._buckets.query(self._keys(f), hits)
         candidates = _strongest(hits, self.settings.max_candidates)
         best: Match | None = None
         threshold = self.settings.threshold
@@ -356,6 +329,7 @@ class Deduplicator:
     ) -> int:
         """Persist a copy's features and index them (undone by `rollback`)."""
         now = time.time()
+        blob = f.pack()
         entry_id = dedup_store.save(
             w.conn,
             article_id,
@@ -364,11 +338,20 @@ class Deduplicator:
             published if dated else None,
             _iso(now),
             language,
-            f.pack(),
+            blob,
         )
         self._index(
             entry_id,
-            _Entry(article_id, f, _epoch(published) if dated else None, now, language, source),
+            f,
+            _Entry(
+                article_id,
+                Features.unpack(strip_signatures(blob)),
+                _epoch(published) if dated else None,
+                now,
+                _shared(language),
+                _shared(source),
+                any(_tables(f)),
+            ),
         )
         self._pending.append(entry_id)
         self._evict(now)
@@ -381,43 +364,26 @@ class Deduplicator:
 
     # -- internals ------------------------------------------------------------
 
-    def _index(self, entry_id: int, e: _Entry) -> None:
+    def _index(self, entry_id: int, f: Features, e: _Entry) -> None:
         if entry_id in self._entries:
             return
         self._entries[entry_id] = e
-        for table, keys in self._tables(e.features):
-            table.insert(entry_id, keys)
+        if e.indexed:
+            self._buckets.insert(entry_id, self._keys(f))
 
     def _unindex(self, entry_id: int) -> None:
         e = self._entries.pop(entry_id, None)
-        if e is None:
-            return
-        for table, keys in self._tables(e.features):
-            table.remove(entry_id, keys)
+        if e is not None and e.indexed:
+            self._buckets.remove(entry_id)
 
-    def _tables(self, f: Features) -> list[tuple[BandIndex, list[int]]]:
-        """The LSH tables a copy belongs in, each with its bucket keys there. The keys of
-        the last copy asked about are kept: a new copy is queried, then indexed."""
+    def _keys(self, f: Features) -> np.ndarray:
+        """A copy's bucket keys in the LSH tables it belongs in. Those of the last copy
+        asked about are kept: a new copy is queried, then indexed."""
         if self._last is not None and self._last[0] is f:
             return self._last[1]
-        out = []
-        if len(f.lead):
-            out += [
-                (self._head, self._head.keys(f.signature)),
-                (self._lead, self._lead.keys(f.lead_signature)),
-            ]
-        if len(f.title) >= MIN_TITLE_WORDS:
-            out.append((self._title, self._title.keys(f.title_signature)))
-        self._last = (f, out)
-        return out
-
-    def _new_tables(self) -> tuple[BandIndex, BandIndex, BandIndex]:
-        s = self.settings
-        return (
-            BandIndex(*s.head_bands, s.bucket_cap),
-            BandIndex(*s.lead_bands, s.bucket_cap),
-            BandIndex(*s.title_bands, s.bucket_cap),
-        )
+        keys = self._bands.keys((f.signature, f.lead_signature, f.title_signature), _tables(f))
+        self._last = (f, keys)
+        return keys
 
     def _evict(self, now: float) -> None:
         cutoff = now - self.settings.window
@@ -429,9 +395,19 @@ class Deduplicator:
 
     def _clear(self) -> None:
         self._entries.clear()
-        self._head, self._lead, self._title = self._new_tables()
+        self._buckets = BucketIndex(self.settings.bucket_cap)
         self._last = None
         self._pending.clear()
+
+
+def _tables(f: Features) -> tuple[bool, bool, bool]:
+    """Is a copy in the head, the lead and the title LSH table? The first two need
+    text, the title a few words."""
+    return bool(len(f.lead)), bool(len(f.lead)), len(f.title) >= MIN_TITLE_WORDS
+
+
+def _signatures(f: Features) -> np.ndarray:
+    return np.concatenate((f.signature, f.lead_signature, f.title_signature))
 
 
 def _strongest(hits: list[int], limit: int) -> list[int]:
@@ -442,6 +418,11 @@ def _strongest(hits: list[int], limit: int) -> list[int]:
         return sorted(distinct)
     counts = Counter(hits)
     return sorted(distinct, key=lambda e: (-counts[e], -e))[:limit]
+
+
+def _shared(text: str | None) -> str | None:
+    """One string object for every entry of a source or language (a row gives a new one)."""
+    return None if text is None else sys.intern(text)
 
 
 def _iso(epoch: float) -> str:
