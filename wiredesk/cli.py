@@ -102,8 +102,9 @@ def check_config(ctx: click.Context) -> None:
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """The daemon: polling, drop folder, publishing and the HTTP server until SIGINT/SIGTERM."""
-    from wiredesk.daemon import AlreadyRunning, run_daemon
+    from wiredesk.daemon import AlreadyRunning, cap_malloc_arenas, run_daemon
 
+    cap_malloc_arenas()  # before any thread exists
     desk = _desk(ctx)
     try:
         run_daemon(desk, config_path(ctx.obj.get("config_path")))

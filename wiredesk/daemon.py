@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
 import logging
 import os
@@ -103,6 +105,21 @@ def build_server(desk: Desk, health: Health | None = None) -> _Server:
         timeout_graceful_shutdown=5,
     )
     return _Server(cfg)
+
+
+M_ARENA_MAX = -8  # glibc mallopt parameter (malloc.h)
+
+
+def cap_malloc_arenas(arenas: int = 2) -> bool:
+    """Limit glibc to `arenas` malloc arenas, as MALLOC_ARENA_MAX=2 would. Each new
+    thread otherwise may get an arena of its own (up to 8 per core), and every poll pass
+    stores from fresh worker threads: in the 30-minute soak the daemon's resident memory
+    climbed ~45 MB before it levelled off. Returns whether the limit took (glibc only)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False  # not glibc (musl, macOS): nothing to limit
 
 
 def run_daemon(desk: Desk, config_path: Path | None = None) -> None:
