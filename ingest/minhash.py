@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import Stemmer
 import xxhash
-from datasketch import MinHash
 
 NUM_PERM = 128
 LEAD_WORDS = 80  # content words of title + lead that feed the signature
@@ -152,6 +151,10 @@ def _stemmer(lang: str) -> Stemmer.Stemmer:
 @lru_cache(maxsize=1)
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
     # generated once and shared: building them per document costs more than hashing
+    # imported here: datasketch pulls in scipy (~1 s and ~40 MB), which only the
+    # processes that compute signatures (parse workers, the drop folder's) need
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=NUM_PERM, seed=1, scheme=_SCHEME).permutations
     return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 
@@ -224,7 +227,7 @@ def _fmix32(hv: np.ndarray) -> np.ndarray:
 def _signature(hashes: np.ndarray) -> np.ndarray:
     """datasketch's MinHash (affine32, seed 1) of already-hashed tokens, computed in one
     array expression instead of building a MinHash object per signature (equal values,
-    checked by tests/test_minhash_speed.py against datasketch itself)."""
+    checked by tests/test_prepare.py against datasketch itself)."""
     if not len(hashes):
         return np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
     a, b = _permutations()

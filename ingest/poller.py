@@ -116,7 +116,8 @@ class Poller:
             self._pool = ParsePool(
                 workers,
                 Limits(ps.parse_cpu, ps.parse_memory),
-                preload=("ingest.feedparse", "ingest.prepare"),
+                # datasketch: imported lazily by ingest.minhash, needed by every worker
+                preload=("ingest.feedparse", "ingest.prepare", "datasketch"),
             )
         return self._pool
 
