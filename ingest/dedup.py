@@ -130,8 +130,9 @@ def _missing(a: np.ndarray, b: np.ndarray) -> bool:
     return not _member(a, b).all()
 
 
-def compare(a: Features, b: Features) -> Verdict:
-    """How alike two copies are, and whether something says they are different events."""
+def compare(a: Features, b: Features, threshold: float = 0.0) -> Verdict:
+    """How alike two copies are, and whether something says they are different events
+    (not looked for when they are less alike than `threshold`: no match either way)."""
     i_words = _inter(a.words, b.words)
     j_words = _jaccard_of(i_words, a.words, b.words)
     j_lead = _jaccard(a.lead, b.lead)
@@ -146,6 +147,8 @@ def compare(a: Features, b: Features) -> Verdict:
         scores["title"] = j_title if j_title >= TITLE_MIN else 0.0
     kind, similarity = max(scores.items(), key=lambda kv: kv[1])
     reason = f"{kind} {similarity:.2f}"
+    if similarity < threshold:
+        return Verdict(similarity, reason)
     if _missing(a.lead_numbers, b.numbers) and _missing(b.lead_numbers, a.numbers):
         return Verdict(similarity, reason, "different numbers")
     if len(a.quoted) and len(b.quoted) and not _inter(a.quoted, b.quoted):
@@ -295,7 +298,7 @@ class Deduplicator:
                 and abs(published - e.published) > self.settings.window
             ):
                 continue
-            v = compare(f, e.features)
+            v = compare(f, e.features, threshold)
             if v.similarity < threshold:
                 continue
             same_source = source is not None and source == e.source

@@ -282,9 +282,9 @@ def test_templated_look_alikes_cost_a_bounded_number_of_comparisons(
     calls: list[int] = []
     real_compare = ingest.dedup.compare
 
-    def counting(a: Features, b: Features) -> ingest.dedup.Verdict:
+    def counting(a: Features, b: Features, threshold: float = 0.0) -> ingest.dedup.Verdict:
         calls[-1] += 1
-        return real_compare(a, b)
+        return real_compare(a, b, threshold)
 
     monkeypatch.setattr(ingest.dedup, "compare", counting)
     real_find = desk.dedup.find
