@@ -161,6 +161,50 @@ def compare(a: Features, b: Features, threshold: float = 0.0) -> Verdict:
     return Verdict(similarity, reason)
 
 
+SCREEN_MIN = 4  # candidates from which one array pass screens out the unalike
+
+
+def _inter_counts(ref: np.ndarray, arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """For each sorted unique array, how many of its elements `ref` holds; and its length."""
+    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
+    if not len(ref) or not lengths.sum():
+        return np.zeros(len(arrays), dtype=np.int64), lengths
+    hits = np.concatenate(([0], np.cumsum(_member(np.concatenate(arrays), ref), dtype=np.int64)))
+    ends = np.cumsum(lengths)
+    return hits[ends] - hits[ends - lengths], lengths
+
+
+def _jaccards(i: np.ndarray, n_a: int, n_b: np.ndarray) -> np.ndarray:
+    u = n_a + n_b - i
+    out = np.zeros(len(i), dtype=np.float64)
+    np.divide(i, u, out=out, where=u > 0)
+    return out
+
+
+def similarities(f: Features, others: list[Features]) -> np.ndarray:
+    """`compare(f, o).similarity` for every o at once (the same arithmetic in arrays):
+    one pass screens the candidates of a query before each survivor is compared."""
+    i_words, n_words = _inter_counts(f.words, [o.words for o in others])
+    best = _jaccards(i_words, len(f.words), n_words)
+    i_lead, n_lead = _inter_counts(f.lead, [o.lead for o in others])
+    best = np.maximum(best, _jaccards(i_lead, len(f.lead), n_lead))
+    small = np.minimum(len(f.words), n_words)
+    contained = np.zeros(len(others), dtype=np.float64)
+    np.divide(i_words, small, out=contained, where=small >= MIN_CONTAINMENT_WORDS)
+    best = np.maximum(best, np.where(contained >= CONTAINMENT_MIN, contained, 0.0))
+    lengths = np.fromiter((o.length for o in others), dtype=np.int64, count=len(others))
+    n_title = np.fromiter((len(o.title) for o in others), dtype=np.int64, count=len(others))
+    headline = (np.minimum(f.length, lengths) < SHORT_TEXT_WORDS) & (
+        np.minimum(len(f.title), n_title) >= MIN_TITLE_WORDS
+    )
+    if headline.any():
+        i_title, _ = _inter_counts(f.title, [o.title for o in others])
+        j_title = _jaccards(i_title, len(f.title), n_title)
+        best = np.maximum(best, np.where(headline & (j_title >= TITLE_MIN), j_title, 0.0))
+    out: np.ndarray = best
+    return out
+
+
 def _expands(new: Features, old: Features) -> bool:
     """Is `new` a longer version of `old` (a flash followed by the full story)?"""
     if new.length <= old.length or not len(old.words):
@@ -286,6 +330,7 @@ class Deduplicator:
         candidates = _strongest(hits, self.settings.max_candidates)
         best: Match | None = None
         threshold = self.settings.threshold
+        eligible: list[tuple[int, _Entry]] = []
         for entry_id in candidates:
             e = self._entries.get(entry_id)
             if e is None or (exclude and e.article_id in exclude):
@@ -298,6 +343,11 @@ class Deduplicator:
                 and abs(published - e.published) > self.settings.window
             ):
                 continue
+            eligible.append((entry_id, e))
+        if len(eligible) > SCREEN_MIN:
+            alike = similarities(f, [e.features for _, e in eligible]) >= threshold
+            eligible = [c for c, keep in zip(eligible, alike, strict=True) if keep]
+        for entry_id, e in eligible:
             v = compare(f, e.features, threshold)
             if v.similarity < threshold:
                 continue

@@ -315,3 +315,28 @@ def test_templated_look_alikes_cost_a_bounded_number_of_comparisons(
     assert kinds(
         desk, wire_item("en_csto_exercise_akipress.txt", "akipress", url="https://akipress.com/n/1")
     ) == ["near"]
+
+
+def test_the_array_screen_computes_exactly_what_compare_does() -> None:
+    """`similarities` screens a query's candidates in one pass; it must agree with
+    `compare` to the last bit, or the screen would change verdicts."""
+    import random
+
+    from benchmarks.farm import documents
+    from ingest.dedup import compare, similarities
+    from ingest.feedparse import parse_feed
+    from ingest.minhash import features
+
+    feats = [features(i.title, i.body) for r in manifest() for i in [wire_item(r["file"], "s")]]
+    feats += [features(i.title, i.body) for d in documents(6, 10) for i in parse_feed(d, "s").items]
+    feats += [
+        features("Minister resigns over budget row", ""),  # headline only
+        features("", "Only a handful of words in this one"),
+        features("Two words", "x"),
+        features(None, None),
+    ]
+    rng = random.Random(7)
+    for _ in range(500):
+        f = rng.choice(feats)
+        others = [rng.choice(feats) for _ in range(rng.randint(1, 30))]
+        assert similarities(f, others).tolist() == [compare(f, o).similarity for o in others]
