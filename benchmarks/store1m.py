@@ -208,13 +208,12 @@ def fresh_items(rules: Any) -> list[list[Any]]:
     from benchmarks.farm import documents
     from benchmarks.suite import _cached
     from ingest.feedparse import parse_feed
+    from ingest.prepare import attach, use_rules
 
     docs: list[bytes] = _cached(
         f"fresh-{NEW_FEEDS}", lambda: documents(NEW_FEEDS, 50, near_share=0.0, seed=99)
     )
     batches = [parse_feed(d, f"new{i}").items for i, d in enumerate(docs)]
-    from ingest.prepare import attach, use_rules
-
     use_rules(rules)
     for b in batches:
         attach(b)

@@ -33,7 +33,8 @@ MIN_WORDS = 25
 
 
 def _obvious(text: str) -> str | None:
-    words = _WORD.findall(text.casefold())
+    folded = text.casefold()
+    words = _WORD.findall(folded)
     if len(words) < MIN_WORDS:
         return None
     latin = sum(1 for w in words if _LATIN.match(w))
@@ -41,7 +42,7 @@ def _obvious(text: str) -> str | None:
     if latin == len(words) and not _NOT_EN.search(text):
         if sum(1 for w in words if w in _EN) >= 0.2 * len(words):
             return "en"
-    elif cyrillic == len(words) and not _NOT_RU.search(text.casefold()):
+    elif cyrillic == len(words) and not _NOT_RU.search(folded):
         bulgarian = any(w in _BG for w in words) or ("ъ" in text and not _RU_ONLY.search(text))
         if not bulgarian and sum(1 for w in words if w in _RU) >= 0.15 * len(words):
             return "ru"
