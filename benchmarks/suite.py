@@ -186,6 +186,7 @@ def first_poll(args: argparse.Namespace) -> dict[str, Any]:
             sources = [{"name": f"f{i}", "url": origin.url(f"/f{i}.xml")} for i in range(feeds)]
             workers = {} if args.parse_workers is None else {"parse_workers": args.parse_workers}
             desk = _desk(Path(tmp), sources, **workers)
+            pool_size = _pool_size(desk.config.fetch.parse_workers)
             try:
                 peak.start()
                 t = time.perf_counter()
@@ -212,7 +213,7 @@ def first_poll(args: argparse.Namespace) -> dict[str, Any]:
         "items": items,
         "rate": round(items / total_s, 1),
         "counts": dict(counts),
-        "parse_workers": _pool_size(-1 if args.parse_workers is None else args.parse_workers),
+        "parse_workers": pool_size,
         "errors": errors,
         "topic_rows": topics,
         "feeds_rendered": rendered,
