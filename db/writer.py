@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
 
 from db.clock import now_iso
 from db.models import ArticleData, SightingData, SourceState, TopicHit
 
 ALL_FEED = "*"  # the feed_versions row for /all.*
+_SIGHTING_COLUMNS = "id, article_id, content_hash, match, item_key"
+_CHUNK = 500  # values bound in one IN (...): far below SQLite's limit of 32,766
+
+
+def _marks(values: list[str]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
 
 
 def item_tombstone(source: str, item_key: str) -> str:
@@ -24,6 +35,15 @@ class Writer:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._bumped: set[str] = set()  # feeds whose version moves when the transaction ends
+        # what `prefetch` looked up for a batch: a sighting row (or None: no such
+        # sighting) per (source, item key), an article id (or None) per key, and the
+        # tombstones among the keys checked. A write through this writer drops the
+        # entries it touches, so a later lookup asks the database again: the caches
+        # never need undoing when an item rolls back to its savepoint
+        self._sightings: dict[tuple[str, str], sqlite3.Row | None] = {}
+        self._keys: dict[str, int | None] = {}
+        self._tomb_checked: set[str] = set()
+        self._tombs: set[str] = set()
 
     def flush(self) -> None:
         """Write what is deferred to the end of the transaction (`Store.write` calls it
@@ -40,34 +60,75 @@ class Writer:
 
     # -- lookups the pipeline makes inside its transaction --------------------
 
+    def prefetch(
+        self, sightings: Iterable[tuple[str, str]], keys: Iterable[str], tombstones: Iterable[str]
+    ) -> None:
+        """Answer a batch's coming `sighting`, `articles_for_keys` and `tombstoned` calls
+        with one query each per few hundred values, not three per item (measured ~40 us
+        an item on the first-poll farm)."""
+        by_source: dict[str, list[str]] = {}
+        for source, item_key in dict.fromkeys(sightings):
+            by_source.setdefault(source, []).append(item_key)
+            self._sightings[(source, item_key)] = None
+        for source, item_keys in by_source.items():
+            for chunk in _chunks(item_keys):
+                for row in self.conn.execute(
+                    f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE source = ?"
+                    f" AND item_key IN ({_marks(chunk)})",
+                    (source, *chunk),
+                ):
+                    self._sightings[(source, row["item_key"])] = row
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._keys]
+        self._keys.update(dict.fromkeys(wanted))
+        for chunk in _chunks(wanted):
+            self._keys.update(self._article_keys(chunk))
+        checked = [k for k in dict.fromkeys(tombstones) if k not in self._tomb_checked]
+        self._tomb_checked.update(checked)
+        for chunk in _chunks(checked):
+            self._tombs.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT key FROM tombstones WHERE key IN ({_marks(chunk)})", chunk
+                )
+            )
+
     def articles_for_keys(self, keys: list[str]) -> dict[str, int]:
-        """The article each known key names (one query for all of them)."""
-        if not keys:
-            return {}
-        marks = ",".join("?" * len(keys))
+        """The article each known key names (one query for those not prefetched)."""
+        cached = self._keys
+        missing = [k for k in keys if k not in cached]
+        found = self._article_keys(missing) if missing else {}
+        for k in keys:
+            if k in cached and cached[k] is not None:
+                found[k] = cached[k]  # type: ignore[assignment]
+        return found
+
+    def _article_keys(self, keys: list[str]) -> dict[str, int]:
         return {
             r[0]: int(r[1])
             for r in self.conn.execute(
-                f"SELECT key, article_id FROM article_keys WHERE key IN ({marks})", keys
+                f"SELECT key, article_id FROM article_keys WHERE key IN ({_marks(keys)})", keys
             )
         }
 
     def tombstoned(self, keys: Iterable[str]) -> bool:
         """True when any key belongs to an article that retention pruned."""
         keys = list(keys)
-        marks = ",".join("?" * len(keys))
+        if not keys:
+            return False
+        if self._tomb_checked.issuperset(keys):
+            return not self._tombs.isdisjoint(keys)
         return (
-            keys != []
-            and self.conn.execute(
-                f"SELECT 1 FROM tombstones WHERE key IN ({marks}) LIMIT 1", keys
+            self.conn.execute(
+                f"SELECT 1 FROM tombstones WHERE key IN ({_marks(keys)}) LIMIT 1", keys
             ).fetchone()
             is not None
         )
 
     def sighting(self, source: str, item_key: str) -> sqlite3.Row | None:
+        if (source, item_key) in self._sightings:
+            return self._sightings[(source, item_key)]
         row: sqlite3.Row | None = self.conn.execute(
-            "SELECT id, article_id, content_hash, match FROM sightings"
-            " WHERE source = ? AND item_key = ?",
+            f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE source = ? AND item_key = ?",
             (source, item_key),
         ).fetchone()
         return row
@@ -134,12 +195,15 @@ class Writer:
         self.bump_feeds([ALL_FEED, *self.topics_of(article_id)])
 
     def add_keys(self, article_id: int, keys: Iterable[str]) -> None:
+        rows = [(k, article_id) for k in keys]
+        for k, _ in rows:
+            self._keys.pop(k, None)
         self.conn.executemany(
-            "INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)",
-            [(k, article_id) for k in keys],
+            "INSERT OR IGNORE INTO article_keys (key, article_id) VALUES (?, ?)", rows
         )
 
     def add_sighting(self, article_id: int, s: SightingData) -> int:
+        self._sightings.pop((s.source, s.item_key), None)
         cur = self.conn.execute(
             """INSERT INTO sightings (article_id, source, item_key, url, seen_at, match,
                  similarity, reason, content_hash)
@@ -233,6 +297,7 @@ class Writer:
     def rekey_sightings(self, source: str, pairs: Iterable[tuple[str, str]]) -> None:
         """Move a source's sightings to new item keys (a feed whose guids rotate is keyed
         by link from then on); a key already taken is left alone."""
+        self._sightings.clear()
         self.conn.executemany(
             "UPDATE OR IGNORE sightings SET item_key = ? WHERE source = ? AND item_key = ?",
             [(new, source, old) for old, new in pairs if old != new],

@@ -108,6 +108,7 @@ class Pipeline:
         outcomes: list[Outcome] = []
         try:
             with self.store.write() as w:
+                self._prefetch(w, items)
                 for item in items:
                     outcomes.append(self._guarded(w, item))
         except BaseException:
@@ -117,6 +118,22 @@ class Pipeline:
         for item, outcome in zip(items, outcomes, strict=True):
             ITEMS.labels(item.source, outcome.kind).inc()
         return outcomes
+
+    @staticmethod
+    def _prefetch(w: Writer, items: list[Item]) -> None:
+        """Look up the batch's sightings, keys and tombstones at once. An item whose
+        preparation fails here is left out: `_guarded` meets the error again and records it."""
+        sightings, keys, tombstones = [], [], []
+        for item in items:
+            try:
+                pre = item.prepared = prepared(item)
+            except Exception:
+                continue
+            sightings.append((item.source, item.item_key))
+            item_keys = identity_keys(item, pre.canonical_url, pre.fingerprint)
+            keys += item_keys
+            tombstones += [item_tombstone(item.source, item.item_key), *item_keys]
+        w.prefetch(sightings, keys, tombstones)
 
     def _guarded(self, w: Writer, item: Item) -> Outcome:
         """One item inside a savepoint, so a failure leaves nothing half-written behind."""
