@@ -12,7 +12,8 @@ Cross-posting, as aggregated wires look in the wild:
 * `near_share` are light rewordings of another feed's story: a new headline from the
   lead, two paragraphs swapped, a quote added, another link.
 
-Feeds are served by `tests.origin.Origin` (aiohttp on loopback, strong ETags, 304s).
+Feeds are served by `tests.origin.Origin` (aiohttp on loopback, strong ETags, 304s); the
+suite runs it in a process of its own (`benchmarks.farmserver`), as a remote origin is.
 """
 
 from __future__ import annotations
