@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 
@@ -12,8 +13,17 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# the last second formatted: a batch stamps every row it writes (several per item) and
+# the text only changes once a second
+_last: tuple[int, str] = (-1, "")
+
+
 def now_iso() -> str:
-    return iso(datetime.now(UTC))
+    global _last
+    second = int(time.time())
+    if _last[0] != second:
+        _last = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return _last[1]
 
 
 def parse_iso(text: str) -> datetime:
