@@ -7,6 +7,8 @@ import struct
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress, repeat
+from operator import is_, itemgetter
 from typing import Any
 
 import numpy as np
@@ -18,10 +20,17 @@ LEAD_WORDS = 80  # content words of title + lead that feed the signature
 MAX_WORDS = 600  # content words compared in full; longer stories are cut here
 _SCHEME = "affine32"
 HEAD_WORDS = 40  # content words after the title that the LSH signature is made of
+assert HEAD_WORDS <= LEAD_WORDS  # features() folds the head's signature into the lead's
 _EMPTY = np.zeros(0, dtype=np.uint32)
 _HEAD = "<II11I"  # length, update flag, then the size of each packed array
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*|\d+(?:[.,:\s]\d{3})*(?:[.,]\d+)?", re.UNICODE)
+# the same tokens, with the text between them: parts[0::2] separators, parts[1::2] tokens
+_SPLIT = re.compile(f"({_WORD.pattern})")
+# a place no token spans (a token holds whitespace only as a number's separator, before a
+# digit): the text before it splits into the same tokens as the whole text's start
+_CUT = re.compile(r"\s(?=\D)")
+_CHARS_PER_WORD = 16  # the first slice of a long text: enough for `limit` words, mostly
 _CYRILLIC = re.compile(r"[а-яё]")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:]\s+|[\"«“]\s*|\n)$")
 _PARA = re.compile(r"\n\s*\n")
@@ -187,19 +196,23 @@ def _stem_hashes(words: list[str]) -> list[int]:
     if missing:
         for w, s in zip(missing, _stem(missing), strict=True):
             memo[w] = _h(s)
-    return [memo[w] for w in words]
+    return list(map(memo.__getitem__, words))
 
 
 def _number_hashes(numbers: list[str]) -> list[int]:
     memo = _NUMBER_HASH
-    out = []
+    _bounded(memo)  # type: ignore[arg-type]
     for n in numbers:
-        h = memo.get(n)
-        if h is None:
-            _bounded(memo)  # type: ignore[arg-type]
-            h = memo[n] = _h(n)
-        out.append(h)
-    return out
+        if n not in memo:
+            memo[n] = _h(n)
+    return list(map(memo.__getitem__, numbers))
+
+
+def _sorted(hashes: set[int]) -> np.ndarray:
+    """The set as a sorted uint32 array (what np.unique gives for its list)."""
+    if not hashes:
+        return _EMPTY
+    return np.array(sorted(hashes), dtype=np.uint32)
 
 
 def _unique(hashes: list[int]) -> np.ndarray:
@@ -233,6 +246,28 @@ def _signature(hashes: np.ndarray) -> np.ndarray:
     a, b = _permutations()
     hv = _fmix32(hashes.astype(np.uint32).reshape(-1, 1))
     return np.asarray((hv * a + b).min(axis=0), dtype=np.uint32)
+
+
+def _nested_signatures(
+    inner: set[int], middle: set[int], outer: set[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_signature` of each of three nested sets (inner <= middle <= outer), from one
+    matrix of the outer set's hashed values: a MinHash of a union is the element-wise
+    minimum of its parts' MinHashes, so each set's is the previous one's folded with the
+    minima over the values it adds."""
+    parts = (inner, middle - inner, outer - middle)
+    sizes = [len(p) for p in parts]
+    out = np.full((len(parts), NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)
+    if sizes[-1] + sizes[1] + sizes[0]:
+        a, b = _permutations()
+        values = np.array([h for p in parts for h in p], dtype=np.uint32)
+        hv = _fmix32(values.reshape(-1, 1)) * a + b
+        filled = [i for i, n in enumerate(sizes) if n]
+        starts = [sum(sizes[:i]) for i in filled]
+        # each start reduces up to the next filled part's start: its own rows only
+        out[filled] = np.minimum.reduceat(hv, starts, axis=0)
+        np.minimum.accumulate(out, axis=0, out=out)
+    return out[0], out[1], out[2]
 
 
 def _number(token: str) -> str:
@@ -276,37 +311,58 @@ def _reading(tok: str) -> tuple[str, bool] | str | None:
 
 
 def _tokenize(text: str, limit: int, lead: int = 0) -> _Tokens:
-    words: list[str] = []
-    numbers: list[str] = []
-    names: list[str] = []
-    memo = _READING
-    counts = None
-    for m in _WORD.finditer(text):
-        tok = m.group(0)
-        r = memo.get(tok, False)  # False: not read yet
-        if r is False:
-            _bounded(memo)  # type: ignore[arg-type]
-            r = memo[tok] = _reading(tok)
-        if r is None or r is True:
-            continue
-        if isinstance(r, str):
-            numbers.append(r)
-            continue
-        low, upper = r
-        words.append(low)
-        if upper:
-            start = m.start()
-            if not _SENTENCE_START.search(text[max(0, start - 3) : start]):
-                names.append(low)
-        if len(words) == lead:
-            counts = (lead, len(numbers), len(names))
-        if len(words) >= limit:
+    """The first `limit` content words of the text, the numbers read before the last of
+    them, and the names among them (capitalised words that do not start a sentence).
+
+    Split in C (one regex split, memo reads by `map`) rather than walked match by match:
+    a long text is split in slices that grow until one holds `limit` words."""
+    size = limit * _CHARS_PER_WORD
+    while True:
+        cut = _CUT.search(text, size) if len(text) > size else None
+        parts = _SPLIT.split(text if cut is None else text[: cut.end()])
+        toks = parts[1::2]
+        memo = _READING
+        # a full memo is emptied before the lookup, never between it and the reads below
+        _bounded(memo)  # type: ignore[arg-type]
+        reads = list(map(memo.get, toks, repeat(False)))  # False: not read yet
+        if False in reads:
+            for tok in dict.fromkeys(compress(toks, map(is_, reads, repeat(False)))):
+                memo[tok] = _reading(tok)
+            reads = list(map(memo.__getitem__, toks))
+        kinds = list(map(type, reads))
+        at = list(compress(range(len(kinds)), map(is_, kinds, repeat(tuple))))
+        if len(at) >= limit or cut is None:
             break
-    return _Tokens(words, numbers, names, counts or (len(words), len(numbers), len(names)))
+        size *= 4
+    if len(at) > limit:
+        at = at[:limit]
+    if len(at) == limit:  # nothing after the last word counts
+        del reads[at[-1] + 1 :], kinds[at[-1] + 1 :]
+    read = [reads[i] for i in at]
+    words: list[str] = list(map(itemgetter(0), read))
+    numbers: list[str] = list(compress(reads, map(is_, kinds, repeat(str))))
+    seps = parts[0::2]
+    # A capitalised word starts a sentence when the three characters before it do. None
+    # of the characters the pattern looks for can end a token, so those are the last
+    # three of the separator before it; but two tokens can touch ("abc123"): an empty
+    # separator after a token is no sentence start, though "" matches `^$`.
+    start = _SENTENCE_START.search
+    named = [
+        up and not (start(seps[i][-3:]) if seps[i] or not i else False)
+        for i, (_, up) in zip(at, read, strict=True)
+    ]
+    names = list(compress(words, named))
+    if 0 < lead <= len(at):
+        counts = (lead, kinds[: at[lead - 1]].count(str), sum(named[:lead]))
+    else:
+        counts = (len(words), len(numbers), len(names))
+    return _Tokens(words, numbers, names, counts)
 
 
 def _quoted_words(text: str) -> list[str]:
     words: list[str] = []
+    if "«" not in text and "“" not in text:  # how every quoted name starts
+        return words
     for m in _QUOTED.finditer(text):
         if len(m.group(1).split()) <= 4:
             words += _tokenize(m.group(1), 8).words
@@ -335,24 +391,27 @@ def features(title: str | None, body: str | None) -> Features:
     n_lead, n_numbers, n_names = b.lead_counts
     title_h = _stem_hashes(t.words)
     body_h = _stem_hashes(b.words)
-    title_set = _unique(title_h)
-    lead = _unique(title_h + body_h[:n_lead])
+    title_set = set(title_h)
+    head = title_set.union(body_h[:HEAD_WORDS])
+    lead = title_set.union(body_h[:n_lead])  # holds the head: HEAD_WORDS <= LEAD_WORDS
+    title_signature, signature, lead_signature = _nested_signatures(title_set, head, lead)
     numbers_t = _number_hashes(t.numbers)
     numbers_b = _number_hashes(b.numbers)
     names_h = _stem_hashes(b.names)
+    quoted = _quoted_words(title) + _quoted_words(text)  # no quote spans a line
     return Features(
-        words=_unique(title_h + body_h),
-        lead=lead,
-        title=title_set,
-        numbers=_unique(numbers_t + numbers_b),
-        lead_numbers=_unique(numbers_t + numbers_b[:n_numbers]),
+        words=_sorted(lead.union(body_h)),
+        lead=_sorted(lead),
+        title=_sorted(title_set),
+        numbers=_sorted(set(numbers_t).union(numbers_b)),
+        lead_numbers=_sorted(set(numbers_t).union(numbers_b[:n_numbers])),
         # headlines are often in Title Case: names come from the body only
-        names=_unique(names_h),
-        lead_names=_unique(names_h[:n_names]),
-        quoted=_unique(_stem_hashes(_quoted_words(f"{title}\n{text}"))),
-        signature=_signature(_unique(title_h + body_h[:HEAD_WORDS])),
-        lead_signature=_signature(lead),
-        title_signature=_signature(title_set),
+        names=_sorted(set(names_h)),
+        lead_names=_sorted(set(names_h[:n_names])),
+        quoted=_sorted(set(_stem_hashes(quoted))),
+        signature=signature,
+        lead_signature=lead_signature,
+        title_signature=title_signature,
         length=len(text.split()),
         update=marked,
     )
