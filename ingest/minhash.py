@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import struct
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress, repeat
-from operator import is_, itemgetter
+from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -25,8 +26,12 @@ _EMPTY = np.zeros(0, dtype=np.uint32)
 _HEAD = "<II11I"  # length, update flag, then the size of each packed array
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*|\d+(?:[.,:\s]\d{3})*(?:[.,]\d+)?", re.UNICODE)
-# the same tokens, with the text between them: parts[0::2] separators, parts[1::2] tokens
-_SPLIT = re.compile(f"({_WORD.pattern})")
+# `_WORD` with a group for each kind of token: split, it gives the text between tokens
+# (parts[0::3]), the words (parts[1::3]) and the numbers (parts[2::3]), None where the
+# token is of the other kind
+_SPLIT = re.compile(
+    r"([^\W\d_]+(?:[-'’][^\W\d_]+)*)|(\d+(?:[.,:\s]\d{3})*(?:[.,]\d+)?)", re.UNICODE
+)
 # a place no token spans (a token holds whitespace only as a number's separator, before a
 # digit): the text before it splits into the same tokens as the whole text's start
 _CUT = re.compile(r"\s(?=\D)")
@@ -179,7 +184,7 @@ _MEMO_MAX = 200_000
 _STEM_HASH: dict[str, int] = {}
 _NUMBER_HASH: dict[str, int] = {}
 # raw token -> None (stopword, too short), a number (str, digits only) or (word, capitalised)
-_READING: dict[str, tuple[str, bool] | str | None] = {}
+_READING: dict[str | None, tuple[str, bool] | str | None] = {}
 
 
 def _bounded(memo: dict[str, object]) -> None:
@@ -310,6 +315,22 @@ def _reading(tok: str) -> tuple[str, bool] | str | None:
     return low, tok[0].isupper()
 
 
+def _read(tokens: list[str | None]) -> list[tuple[str, bool] | str | None]:
+    """Each token's `_reading`, from the memo (None, a place the split left empty, reads
+    as nothing)."""
+    memo = _READING
+    # a full memo is emptied before the lookup, never between it and the reads below
+    _bounded(memo)  # type: ignore[arg-type]
+    memo[None] = None
+    try:
+        return list(map(memo.__getitem__, tokens))
+    except KeyError:
+        for tok in dict.fromkeys(tokens):
+            if tok not in memo:
+                memo[tok] = _reading(tok)  # type: ignore[arg-type]
+        return list(map(memo.__getitem__, tokens))
+
+
 def _tokenize(text: str, limit: int, lead: int = 0) -> _Tokens:
     """The first `limit` content words of the text, the numbers read before the last of
     them, and the names among them (capitalised words that do not start a sentence).
@@ -319,41 +340,34 @@ def _tokenize(text: str, limit: int, lead: int = 0) -> _Tokens:
     size = limit * _CHARS_PER_WORD
     while True:
         cut = _CUT.search(text, size) if len(text) > size else None
+        # separator, word or None, number or None; separator, ...
         parts = _SPLIT.split(text if cut is None else text[: cut.end()])
-        toks = parts[1::2]
-        memo = _READING
-        # a full memo is emptied before the lookup, never between it and the reads below
-        _bounded(memo)  # type: ignore[arg-type]
-        reads = list(map(memo.get, toks, repeat(False)))  # False: not read yet
-        if False in reads:
-            for tok in dict.fromkeys(compress(toks, map(is_, reads, repeat(False)))):
-                memo[tok] = _reading(tok)
-            reads = list(map(memo.__getitem__, toks))
-        kinds = list(map(type, reads))
-        at = list(compress(range(len(kinds)), map(is_, kinds, repeat(tuple))))
+        reads = _read(parts[1::3])  # a word's (word, capitalised), or None
+        at = list(compress(range(len(reads)), reads))  # where the content words are
         if len(at) >= limit or cut is None:
             break
         size *= 4
-    if len(at) > limit:
-        at = at[:limit]
-    if len(at) == limit:  # nothing after the last word counts
-        del reads[at[-1] + 1 :], kinds[at[-1] + 1 :]
-    read = [reads[i] for i in at]
-    words: list[str] = list(map(itemgetter(0), read))
-    numbers: list[str] = list(compress(reads, map(is_, kinds, repeat(str))))
-    seps = parts[0::2]
+    raw = parts[2::3]
+    if len(at) >= limit:  # nothing after the last word counts
+        del at[limit:], raw[at[-1] + 1 :]
+    read: list[tuple[str, bool]] = list(filter(None, reads))[:limit]  # type: ignore[arg-type]
+    words = list(map(itemgetter(0), read))
+    numbers: list[str] = _read(list(filter(None, raw)))  # type: ignore[assignment,arg-type]
     # A capitalised word starts a sentence when the three characters before it do. None
     # of the characters the pattern looks for can end a token, so those are the last
     # three of the separator before it; but two tokens can touch ("abc123"): an empty
     # separator after a token is no sentence start, though "" matches `^$`.
+    seps = parts[0::3]
     start = _SENTENCE_START.search
     named = [
-        up and not (start(seps[i][-3:]) if seps[i] or not i else False)
-        for i, (_, up) in zip(at, read, strict=True)
+        k
+        for k in compress(range(len(read)), map(itemgetter(1), read))
+        if not ((sep := seps[at[k]]) or not at[k]) or not start(sep[-3:])
     ]
-    names = list(compress(words, named))
+    names = [words[k] for k in named]
     if 0 < lead <= len(at):
-        counts = (lead, kinds[: at[lead - 1]].count(str), sum(named[:lead]))
+        end = at[lead - 1]
+        counts = (lead, end - raw[:end].count(None), bisect_left(named, lead))
     else:
         counts = (len(words), len(numbers), len(names))
     return _Tokens(words, numbers, names, counts)
