@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import Stemmer
@@ -182,9 +182,9 @@ def _h(token: str) -> int:
 # Cleared when full, so memory stays bounded (~30 MB each at the cap).
 _MEMO_MAX = 200_000
 _STEM_HASH: dict[str, int] = {}
-_NUMBER_HASH: dict[str, int] = {}
-# raw token -> None (stopword, too short), a number (str, digits only) or (word, capitalised)
-_READING: dict[str | None, tuple[str, bool] | str | None] = {}
+# raw token -> None (stopword, too short), a number's hash or (word, capitalised, stem hash)
+_Reading = tuple[str, bool, int] | int | None
+_READING: dict[str | None, _Reading] = {}
 
 
 def _bounded(memo: dict[str, object]) -> None:
@@ -204,26 +204,16 @@ def _stem_hashes(words: list[str]) -> list[int]:
     return list(map(memo.__getitem__, words))
 
 
-def _number_hashes(numbers: list[str]) -> list[int]:
-    memo = _NUMBER_HASH
-    _bounded(memo)  # type: ignore[arg-type]
-    for n in numbers:
-        if n not in memo:
-            memo[n] = _h(n)
-    return list(map(memo.__getitem__, numbers))
-
-
-def _sorted(hashes: set[int]) -> np.ndarray:
-    """The set as a sorted uint32 array (what np.unique gives for its list)."""
-    if not hashes:
-        return _EMPTY
-    return np.array(sorted(hashes), dtype=np.uint32)
-
-
-def _unique(hashes: list[int]) -> np.ndarray:
-    if not hashes:
-        return _EMPTY
-    return np.unique(np.array(hashes, dtype=np.uint32))
+def _sorted_arrays(*sets: set[int]) -> list[np.ndarray]:
+    """Each set as a sorted uint32 array (what np.unique gives for its list), all of them
+    views of one buffer: one conversion instead of one numpy call per field."""
+    lists = [sorted(s) for s in sets]
+    flat = np.array([h for values in lists for h in values], dtype=np.uint32)
+    out, start = [], 0
+    for values in lists:
+        out.append(flat[start : start + len(values)] if values else _EMPTY)
+        start += len(values)
+    return out
 
 
 def _hashes(tokens: list[str]) -> np.ndarray:
@@ -298,8 +288,9 @@ def _stem(words: list[str]) -> list[str]:
 @dataclass
 class _Tokens:
     words: list[str]
-    numbers: list[str]
-    names: list[str]
+    hashes: list[int]  # of the words' stems
+    numbers: list[int]  # hashes of the numbers, separators removed
+    names: list[int]  # stem hashes
     # how many words, numbers and names had been read when the lead (`lead` words) was full
     lead_counts: tuple[int, int, int] = (0, 0, 0)
 
@@ -315,9 +306,9 @@ def _reading(tok: str) -> tuple[str, bool] | str | None:
     return low, tok[0].isupper()
 
 
-def _read(tokens: list[str | None]) -> list[tuple[str, bool] | str | None]:
-    """Each token's `_reading`, from the memo (None, a place the split left empty, reads
-    as nothing)."""
+def _read(tokens: list[str | None]) -> list[_Reading]:
+    """Each token's reading, from the memo (None, a place the split left empty, reads as
+    nothing)."""
     memo = _READING
     # a full memo is emptied before the lookup, never between it and the reads below
     _bounded(memo)  # type: ignore[arg-type]
@@ -325,9 +316,13 @@ def _read(tokens: list[str | None]) -> list[tuple[str, bool] | str | None]:
     try:
         return list(map(memo.__getitem__, tokens))
     except KeyError:
-        for tok in dict.fromkeys(tokens):
-            if tok not in memo:
-                memo[tok] = _reading(tok)  # type: ignore[arg-type]
+        # None is always in the memo: every token read here is a str
+        new = {t: _reading(t) for t in dict.fromkeys(tokens) if t not in memo}  # type: ignore[arg-type]
+        words = {t: r for t, r in new.items() if isinstance(r, tuple)}
+        stems = _stem_hashes([low for low, _ in words.values()])
+        memo.update((t, _h(r)) for t, r in new.items() if isinstance(r, str))
+        memo.update((t, None) for t, r in new.items() if r is None)
+        memo.update((t, (*r, h)) for (t, r), h in zip(words.items(), stems, strict=True))
         return list(map(memo.__getitem__, tokens))
 
 
@@ -350,9 +345,10 @@ def _tokenize(text: str, limit: int, lead: int = 0) -> _Tokens:
     raw = parts[2::3]
     if len(at) >= limit:  # nothing after the last word counts
         del at[limit:], raw[at[-1] + 1 :]
-    read: list[tuple[str, bool]] = list(filter(None, reads))[:limit]  # type: ignore[arg-type]
+    read = cast(list[tuple[str, bool, int]], list(filter(None, reads))[:limit])
     words = list(map(itemgetter(0), read))
-    numbers: list[str] = _read(list(filter(None, raw)))  # type: ignore[assignment,arg-type]
+    hashes = list(map(itemgetter(2), read))
+    numbers = cast(list[int], _read(list(filter(None, raw))))
     # A capitalised word starts a sentence when the three characters before it do. None
     # of the characters the pattern looks for can end a token, so those are the last
     # three of the separator before it; but two tokens can touch ("abc123"): an empty
@@ -364,23 +360,24 @@ def _tokenize(text: str, limit: int, lead: int = 0) -> _Tokens:
         for k in compress(range(len(read)), map(itemgetter(1), read))
         if not ((sep := seps[at[k]]) or not at[k]) or not start(sep[-3:])
     ]
-    names = [words[k] for k in named]
+    names = [hashes[k] for k in named]
     if 0 < lead <= len(at):
         end = at[lead - 1]
         counts = (lead, end - raw[:end].count(None), bisect_left(named, lead))
     else:
         counts = (len(words), len(numbers), len(names))
-    return _Tokens(words, numbers, names, counts)
+    return _Tokens(words, hashes, numbers, names, counts)
 
 
-def _quoted_words(text: str) -> list[str]:
-    words: list[str] = []
+def _quoted_hashes(text: str) -> list[int]:
+    """Stem hashes of the words of short «quoted» names."""
+    hashes: list[int] = []
     if "«" not in text and "“" not in text:  # how every quoted name starts
-        return words
+        return hashes
     for m in _QUOTED.finditer(text):
         if len(m.group(1).split()) <= 4:
-            words += _tokenize(m.group(1), 8).words
-    return words
+            hashes += _tokenize(m.group(1), 8).hashes
+    return hashes
 
 
 def strip_update_marker(body: str) -> tuple[str, bool]:
@@ -403,26 +400,32 @@ def features(title: str | None, body: str | None) -> Features:
     # one pass over the body: the lead is its first LEAD_WORDS words and what came with them
     b = _tokenize(text, MAX_WORDS, LEAD_WORDS)
     n_lead, n_numbers, n_names = b.lead_counts
-    title_h = _stem_hashes(t.words)
-    body_h = _stem_hashes(b.words)
+    title_h, body_h = t.hashes, b.hashes
     title_set = set(title_h)
     head = title_set.union(body_h[:HEAD_WORDS])
     lead = title_set.union(body_h[:n_lead])  # holds the head: HEAD_WORDS <= LEAD_WORDS
     title_signature, signature, lead_signature = _nested_signatures(title_set, head, lead)
-    numbers_t = _number_hashes(t.numbers)
-    numbers_b = _number_hashes(b.numbers)
-    names_h = _stem_hashes(b.names)
-    quoted = _quoted_words(title) + _quoted_words(text)  # no quote spans a line
-    return Features(
-        words=_sorted(lead.union(body_h)),
-        lead=_sorted(lead),
-        title=_sorted(title_set),
-        numbers=_sorted(set(numbers_t).union(numbers_b)),
-        lead_numbers=_sorted(set(numbers_t).union(numbers_b[:n_numbers])),
+    numbers = set(t.numbers)
+    words, lead_a, title_a, numbers_a, lead_numbers, names, lead_names, quoted = _sorted_arrays(
+        lead.union(body_h),
+        lead,
+        title_set,
+        numbers.union(b.numbers),
+        numbers.union(b.numbers[:n_numbers]),
         # headlines are often in Title Case: names come from the body only
-        names=_sorted(set(names_h)),
-        lead_names=_sorted(set(names_h[:n_names])),
-        quoted=_sorted(set(_stem_hashes(quoted))),
+        set(b.names),
+        set(b.names[:n_names]),
+        set(_quoted_hashes(title) + _quoted_hashes(text)),  # no quote spans a line
+    )
+    return Features(
+        words=words,
+        lead=lead_a,
+        title=title_a,
+        numbers=numbers_a,
+        lead_numbers=lead_numbers,
+        names=names,
+        lead_names=lead_names,
+        quoted=quoted,
         signature=signature,
         lead_signature=lead_signature,
         title_signature=title_signature,
