@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import struct
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from itertools import compress
+from operator import itemgetter
+from typing import Any, cast
 
 import numpy as np
 import Stemmer
@@ -18,10 +21,21 @@ LEAD_WORDS = 80  # content words of title + lead that feed the signature
 MAX_WORDS = 600  # content words compared in full; longer stories are cut here
 _SCHEME = "affine32"
 HEAD_WORDS = 40  # content words after the title that the LSH signature is made of
+assert HEAD_WORDS <= LEAD_WORDS  # features() folds the head's signature into the lead's
 _EMPTY = np.zeros(0, dtype=np.uint32)
 _HEAD = "<II11I"  # length, update flag, then the size of each packed array
 
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*|\d+(?:[.,:\s]\d{3})*(?:[.,]\d+)?", re.UNICODE)
+# `_WORD` with a group for each kind of token: split, it gives the text between tokens
+# (parts[0::3]), the words (parts[1::3]) and the numbers (parts[2::3]), None where the
+# token is of the other kind
+_SPLIT = re.compile(
+    r"([^\W\d_]+(?:[-'’][^\W\d_]+)*)|(\d+(?:[.,:\s]\d{3})*(?:[.,]\d+)?)", re.UNICODE
+)
+# a place no token spans (a token holds whitespace only as a number's separator, before a
+# digit): the text before it splits into the same tokens as the whole text's start
+_CUT = re.compile(r"\s(?=\D)")
+_CHARS_PER_WORD = 16  # the first slice of a long text: enough for `limit` words, mostly
 _CYRILLIC = re.compile(r"[а-яё]")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:]\s+|[\"«“]\s*|\n)$")
 _PARA = re.compile(r"\n\s*\n")
@@ -168,9 +182,9 @@ def _h(token: str) -> int:
 # Cleared when full, so memory stays bounded (~30 MB each at the cap).
 _MEMO_MAX = 200_000
 _STEM_HASH: dict[str, int] = {}
-_NUMBER_HASH: dict[str, int] = {}
-# raw token -> None (stopword, too short), a number (str, digits only) or (word, capitalised)
-_READING: dict[str, tuple[str, bool] | str | None] = {}
+# raw token -> None (stopword, too short), a number's hash or (word, capitalised, stem hash)
+_Reading = tuple[str, bool, int] | int | None
+_READING: dict[str | None, _Reading] = {}
 
 
 def _bounded(memo: dict[str, object]) -> None:
@@ -187,25 +201,19 @@ def _stem_hashes(words: list[str]) -> list[int]:
     if missing:
         for w, s in zip(missing, _stem(missing), strict=True):
             memo[w] = _h(s)
-    return [memo[w] for w in words]
+    return list(map(memo.__getitem__, words))
 
 
-def _number_hashes(numbers: list[str]) -> list[int]:
-    memo = _NUMBER_HASH
-    out = []
-    for n in numbers:
-        h = memo.get(n)
-        if h is None:
-            _bounded(memo)  # type: ignore[arg-type]
-            h = memo[n] = _h(n)
-        out.append(h)
+def _sorted_arrays(*sets: set[int]) -> list[np.ndarray]:
+    """Each set as a sorted uint32 array (what np.unique gives for its list), all of them
+    views of one buffer: one conversion instead of one numpy call per field."""
+    lists = [sorted(s) for s in sets]
+    flat = np.array([h for values in lists for h in values], dtype=np.uint32)
+    out, start = [], 0
+    for values in lists:
+        out.append(flat[start : start + len(values)] if values else _EMPTY)
+        start += len(values)
     return out
-
-
-def _unique(hashes: list[int]) -> np.ndarray:
-    if not hashes:
-        return _EMPTY
-    return np.unique(np.array(hashes, dtype=np.uint32))
 
 
 def _hashes(tokens: list[str]) -> np.ndarray:
@@ -235,6 +243,28 @@ def _signature(hashes: np.ndarray) -> np.ndarray:
     return np.asarray((hv * a + b).min(axis=0), dtype=np.uint32)
 
 
+def _nested_signatures(
+    inner: set[int], middle: set[int], outer: set[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_signature` of each of three nested sets (inner <= middle <= outer), from one
+    matrix of the outer set's hashed values: a MinHash of a union is the element-wise
+    minimum of its parts' MinHashes, so each set's is the previous one's folded with the
+    minima over the values it adds."""
+    parts = (inner, middle - inner, outer - middle)
+    sizes = [len(p) for p in parts]
+    out = np.full((len(parts), NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)
+    if sizes[-1] + sizes[1] + sizes[0]:
+        a, b = _permutations()
+        values = np.array([h for p in parts for h in p], dtype=np.uint32)
+        hv = _fmix32(values.reshape(-1, 1)) * a + b
+        filled = [i for i, n in enumerate(sizes) if n]
+        starts = [sum(sizes[:i]) for i in filled]
+        # each start reduces up to the next filled part's start: its own rows only
+        out[filled] = np.minimum.reduceat(hv, starts, axis=0)
+        np.minimum.accumulate(out, axis=0, out=out)
+    return out[0], out[1], out[2]
+
+
 def _number(token: str) -> str:
     return re.sub(r"[.,:\s]", "", token)
 
@@ -258,8 +288,9 @@ def _stem(words: list[str]) -> list[str]:
 @dataclass
 class _Tokens:
     words: list[str]
-    numbers: list[str]
-    names: list[str]
+    hashes: list[int]  # of the words' stems
+    numbers: list[int]  # hashes of the numbers, separators removed
+    names: list[int]  # stem hashes
     # how many words, numbers and names had been read when the lead (`lead` words) was full
     lead_counts: tuple[int, int, int] = (0, 0, 0)
 
@@ -275,42 +306,78 @@ def _reading(tok: str) -> tuple[str, bool] | str | None:
     return low, tok[0].isupper()
 
 
-def _tokenize(text: str, limit: int, lead: int = 0) -> _Tokens:
-    words: list[str] = []
-    numbers: list[str] = []
-    names: list[str] = []
+def _read(tokens: list[str | None]) -> list[_Reading]:
+    """Each token's reading, from the memo (None, a place the split left empty, reads as
+    nothing)."""
     memo = _READING
-    counts = None
-    for m in _WORD.finditer(text):
-        tok = m.group(0)
-        r = memo.get(tok, False)  # False: not read yet
-        if r is False:
-            _bounded(memo)  # type: ignore[arg-type]
-            r = memo[tok] = _reading(tok)
-        if r is None or r is True:
-            continue
-        if isinstance(r, str):
-            numbers.append(r)
-            continue
-        low, upper = r
-        words.append(low)
-        if upper:
-            start = m.start()
-            if not _SENTENCE_START.search(text[max(0, start - 3) : start]):
-                names.append(low)
-        if len(words) == lead:
-            counts = (lead, len(numbers), len(names))
-        if len(words) >= limit:
+    # a full memo is emptied before the lookup, never between it and the reads below
+    _bounded(memo)  # type: ignore[arg-type]
+    memo[None] = None
+    try:
+        return list(map(memo.__getitem__, tokens))
+    except KeyError:
+        # None is always in the memo: every token read here is a str
+        new = {t: _reading(t) for t in dict.fromkeys(tokens) if t not in memo}  # type: ignore[arg-type]
+        words = {t: r for t, r in new.items() if isinstance(r, tuple)}
+        stems = _stem_hashes([low for low, _ in words.values()])
+        memo.update((t, _h(r)) for t, r in new.items() if isinstance(r, str))
+        memo.update((t, None) for t, r in new.items() if r is None)
+        memo.update((t, (*r, h)) for (t, r), h in zip(words.items(), stems, strict=True))
+        return list(map(memo.__getitem__, tokens))
+
+
+def _tokenize(text: str, limit: int, lead: int = 0) -> _Tokens:
+    """The first `limit` content words of the text, the numbers read before the last of
+    them, and the names among them (capitalised words that do not start a sentence).
+
+    Split in C (one regex split, memo reads by `map`) rather than walked match by match:
+    a long text is split in slices that grow until one holds `limit` words."""
+    size = limit * _CHARS_PER_WORD
+    while True:
+        cut = _CUT.search(text, size) if len(text) > size else None
+        # separator, word or None, number or None; separator, ...
+        parts = _SPLIT.split(text if cut is None else text[: cut.end()])
+        reads = _read(parts[1::3])  # a word's (word, capitalised), or None
+        at = list(compress(range(len(reads)), reads))  # where the content words are
+        if len(at) >= limit or cut is None:
             break
-    return _Tokens(words, numbers, names, counts or (len(words), len(numbers), len(names)))
+        size *= 4
+    raw = parts[2::3]
+    if len(at) >= limit:  # nothing after the last word counts
+        del at[limit:], raw[at[-1] + 1 :]
+    read = cast(list[tuple[str, bool, int]], list(filter(None, reads))[:limit])
+    words = list(map(itemgetter(0), read))
+    hashes = list(map(itemgetter(2), read))
+    numbers = cast(list[int], _read(list(filter(None, raw))))
+    # A capitalised word starts a sentence when the three characters before it do. None
+    # of the characters the pattern looks for can end a token, so those are the last
+    # three of the separator before it; but two tokens can touch ("abc123"): an empty
+    # separator after a token is no sentence start, though "" matches `^$`.
+    seps = parts[0::3]
+    start = _SENTENCE_START.search
+    named = [
+        k
+        for k in compress(range(len(read)), map(itemgetter(1), read))
+        if not ((sep := seps[at[k]]) or not at[k]) or not start(sep[-3:])
+    ]
+    names = [hashes[k] for k in named]
+    if 0 < lead <= len(at):
+        end = at[lead - 1]
+        counts = (lead, end - raw[:end].count(None), bisect_left(named, lead))
+    else:
+        counts = (len(words), len(numbers), len(names))
+    return _Tokens(words, hashes, numbers, names, counts)
 
 
-def _quoted_words(text: str) -> list[str]:
-    words: list[str] = []
+def _quoted_hashes(text: str) -> list[int]:
+    """Stem hashes of the words of short «quoted» names."""
+    hashes: list[int] = []
+    if "«" not in text and "“" not in text:  # how every quoted name starts
+        return hashes
     for m in _QUOTED.finditer(text):
         if len(m.group(1).split()) <= 4:
-            words += _tokenize(m.group(1), 8).words
-    return words
+            hashes += _tokenize(m.group(1), 8).hashes
+    return hashes
 
 
 def strip_update_marker(body: str) -> tuple[str, bool]:
@@ -333,26 +400,35 @@ def features(title: str | None, body: str | None) -> Features:
     # one pass over the body: the lead is its first LEAD_WORDS words and what came with them
     b = _tokenize(text, MAX_WORDS, LEAD_WORDS)
     n_lead, n_numbers, n_names = b.lead_counts
-    title_h = _stem_hashes(t.words)
-    body_h = _stem_hashes(b.words)
-    title_set = _unique(title_h)
-    lead = _unique(title_h + body_h[:n_lead])
-    numbers_t = _number_hashes(t.numbers)
-    numbers_b = _number_hashes(b.numbers)
-    names_h = _stem_hashes(b.names)
-    return Features(
-        words=_unique(title_h + body_h),
-        lead=lead,
-        title=title_set,
-        numbers=_unique(numbers_t + numbers_b),
-        lead_numbers=_unique(numbers_t + numbers_b[:n_numbers]),
+    title_h, body_h = t.hashes, b.hashes
+    title_set = set(title_h)
+    head = title_set.union(body_h[:HEAD_WORDS])
+    lead = title_set.union(body_h[:n_lead])  # holds the head: HEAD_WORDS <= LEAD_WORDS
+    title_signature, signature, lead_signature = _nested_signatures(title_set, head, lead)
+    numbers = set(t.numbers)
+    words, lead_a, title_a, numbers_a, lead_numbers, names, lead_names, quoted = _sorted_arrays(
+        lead.union(body_h),
+        lead,
+        title_set,
+        numbers.union(b.numbers),
+        numbers.union(b.numbers[:n_numbers]),
         # headlines are often in Title Case: names come from the body only
-        names=_unique(names_h),
-        lead_names=_unique(names_h[:n_names]),
-        quoted=_unique(_stem_hashes(_quoted_words(f"{title}\n{text}"))),
-        signature=_signature(_unique(title_h + body_h[:HEAD_WORDS])),
-        lead_signature=_signature(lead),
-        title_signature=_signature(title_set),
+        set(b.names),
+        set(b.names[:n_names]),
+        set(_quoted_hashes(title) + _quoted_hashes(text)),  # no quote spans a line
+    )
+    return Features(
+        words=words,
+        lead=lead_a,
+        title=title_a,
+        numbers=numbers_a,
+        lead_numbers=lead_numbers,
+        names=names,
+        lead_names=lead_names,
+        quoted=quoted,
+        signature=signature,
+        lead_signature=lead_signature,
+        title_signature=title_signature,
         length=len(text.split()),
         update=marked,
     )
