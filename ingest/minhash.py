@@ -94,7 +94,11 @@ class Features:
     update: bool  # carries an "Updated at …" / "CORRECTED" style marker
 
     def pack(self) -> bytes:
-        """Compact bytes for the `dedup_signatures` table."""
+        """Compact bytes for the `dedup_signatures` table (those it was unpacked from, if
+        it was: the writer stores every item's features as the worker sent them)."""
+        packed: bytes | None = self.__dict__.get("_packed")
+        if packed is not None:
+            return packed
         arrays = [getattr(self, name) for name in _ARRAYS]
         head = struct.pack(_HEAD, self.length, int(self.update), *(len(a) for a in arrays))
         return head + b"".join(a.astype("<u4").tobytes() for a in arrays)
@@ -123,6 +127,8 @@ class Features:
             offset += n
         fields["length"] = length
         fields["update"] = bool(update)
+        if type(data) is bytes:  # immutable: it stays the bytes of these read-only views
+            fields["_packed"] = data
         return out
 
 

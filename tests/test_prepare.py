@@ -233,3 +233,21 @@ def test_parse_and_prepare_runs_as_a_pool_task(tmp_path: Path, packed: bool) -> 
         assert got.prepared.topics is not None
         assert got.prepared.topics[0] == Matcher(rules).fingerprint
         assert got.prepared.fingerprint == prepare(item).fingerprint
+
+
+def test_features_keep_the_bytes_they_came_in() -> None:
+    """The writer stores the bytes a worker sent (no second packing): they must be what
+    packing the unpacked features gives, for features with and without signatures."""
+    text = SEED.read_text(encoding="utf-8")
+    f = minhash.features("Seed", text)
+    packed = f.pack()
+    received = pickle.loads(pickle.dumps(f))
+    assert all(np.array_equal(getattr(received, n), getattr(f, n)) for n in minhash._ARRAYS)
+    assert received.pack() is received.pack() and received.pack() == packed
+    fresh = dataclasses.replace(received)  # built by __init__: packed from its arrays
+    assert fresh.pack() == packed
+    stripped = minhash.Features.unpack(minhash.strip_signatures(packed))
+    assert stripped.pack() == dataclasses.replace(stripped).pack()
+    assert len(stripped.signature) == 0
+    mutable = minhash.Features.unpack(bytearray(packed))  # not kept: it could change
+    assert mutable.pack() == packed and "_packed" not in mutable.__dict__
