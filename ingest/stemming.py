@@ -36,6 +36,8 @@ def _ascii_table() -> bytes:
 # ASCII text in one C pass: letters lower-cased (casefold of ASCII), word characters and
 # apostrophes kept, everything else a space
 _ASCII_WORDS = _ascii_table()
+# the same table, leaving the bytes of multi-byte UTF-8 characters (0x80-0xff) alone
+_ASCII_WORDS_UTF8 = _ASCII_WORDS[:128] + bytes(range(128, 256))
 
 
 def _ascii_tokens(text: str) -> list[str]:
@@ -54,11 +56,22 @@ def tokenize(text: str) -> list[str]:
     """The words of `text`, normalised; `Russia's` is `russia`, `air-base` is two words."""
     if text.isascii():
         return _ascii_tokens(text)
-    text = normalise(text)
-    if "'s" in text or "’s" in text:
-        text = _POSSESSIVE_END.sub("", text)
-    tokens: list[str] = _TOKEN.findall(text)
-    return tokens
+    # ASCII bytes in UTF-8 are ASCII characters only: the table turns ASCII punctuation
+    # into spaces in C, `split` cuts there, and most chunks are then words as they
+    # stand; the regex reads only the rest (other punctuation, apostrophes, `_`)
+    utf8 = normalise(text).encode("utf-8", "surrogatepass")  # a JSON feed may hold one
+    chunks = utf8.translate(_ASCII_WORDS_UTF8).decode("utf-8", "surrogatepass").split()
+    if all(map(str.isalnum, chunks)):
+        return chunks
+    out: list[str] = []
+    for chunk in chunks:
+        if chunk.isalnum():
+            out.append(chunk)
+        else:
+            if "'s" in chunk or "’s" in chunk:
+                chunk = _POSSESSIVE_END.sub("", chunk)
+            out += _TOKEN.findall(chunk)
+    return out
 
 
 def is_cyrillic(word: str) -> bool:

@@ -77,8 +77,7 @@ def _texts() -> Iterator[tuple[str, str]]:
         if path.is_file() and path.suffix in (".txt", ".tst", ".sgm", ".csv", ".json"):
             text = path.read_text(encoding="utf-8", errors="replace")
             if path.suffix == ".sgm":
-                for block in re.findall(r"<TITLE>(.*?)</TITLE>.*?<BODY>(.*?)</BODY>", text, re.S):
-                    yield block
+                yield from re.findall(r"<TITLE>(.*?)</TITLE>.*?<BODY>(.*?)</BODY>", text, re.S)
             else:
                 yield path.stem, text
 
@@ -195,7 +194,11 @@ def generated_articles(n: int, seed: int = 8) -> list[Article]:
 
     out: list[Article] = [("", "", "", None, "wire", "", None)]
     for i in range(n):
-        title, lead, rest = text(rnd.randint(0, 8)), text(rnd.randint(0, 30)), text(rnd.randint(0, 90))
+        title, lead, rest = (
+            text(rnd.randint(0, 8)),
+            text(rnd.randint(0, 30)),
+            text(rnd.randint(0, 90)),
+        )
         out.append((title, lead, rest, LANGUAGES[i % 4], SOURCES[i % 3], lead + rest, None))
     return out
 
@@ -285,7 +288,9 @@ def generated_fragments(n: int, seed: int = 8) -> list[tuple[str, str | None]]:
     rnd = random.Random(seed)
     out: list[tuple[str, str | None]] = [("", None), ("text only", "http://e.com"), ("a & b", None)]
     for _ in range(n):
-        parts = [rnd.choice(TAGS).replace("{u}", rnd.choice(URLS)) for _ in range(rnd.randint(1, 4))]
+        parts = [
+            rnd.choice(TAGS).replace("{u}", rnd.choice(URLS)) for _ in range(rnd.randint(1, 4))
+        ]
         out.append(("".join(parts), rnd.choice(BASES)))
     return out
 
@@ -294,3 +299,17 @@ def test_clean_fragment_is_unchanged() -> None:
     cases = _feeds()[1] + generated_fragments(4000)
     for markup, base in cases:
         assert clean_fragment(markup, base) == ref.clean_fragment(markup, base), (markup, base)
+
+
+def _every_character() -> Iterator[str]:
+    """Texts that hold every code point once (lone surrogates too), beside letters,
+    apostrophes and spaces, so each is seen inside, before and after a word."""
+    for start in range(0, 0x110000, 40):
+        chars = [chr(c) for c in range(start, min(start + 40, 0x110000))]
+        yield " ".join(f"a{c}b'{c}s {c}’s A{c}" for c in chars)
+
+
+def test_every_character_is_read_as_before() -> None:
+    for text in _every_character():
+        assert tokenize(text) == ref.tokenize(text)
+        assert normalised_words(text) == ref.normalised_words(text)
