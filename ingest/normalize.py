@@ -7,6 +7,8 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ingest.text import ascii_fold_table, fold_ascii, split_words
+
 # Query parameters that only track the reader; removing them never changes the story.
 _TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|_ga|_gl|"
@@ -46,44 +48,23 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit(("", host, path, urlencode(query), "")).lstrip("/")
 
 
-def _ascii_table() -> bytes:
-    table = bytearray(b" " * 256)
-    for c in b"abcdefghijklmnopqrstuvwxyz0123456789":
-        table[c] = c
-    for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        table[c] = c + 32
-    return bytes(table)
-
-
-# ASCII is its own NFKC form and casefolds to lower case: one C pass maps its letters and
-# digits to themselves (lower-cased) and everything else to a space
-_ASCII_WORDS = _ascii_table()
-# the same table, leaving the bytes of multi-byte UTF-8 characters (0x80-0xff) alone
-_ASCII_WORDS_UTF8 = _ASCII_WORDS[:128] + bytes(range(128, 256))
+# ASCII is its own NFKC form: its letters lower-cased, digits kept, all else a space
+_FOLD = ascii_fold_table(b"abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def _words(text: str) -> list[str]:
     """The words `normalised_words` joins (no letter or digit is whitespace, so `split`
     cuts exactly at the runs the regex turns into one space)."""
     if text.isascii():
-        return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+        return fold_ascii(text, _FOLD).split()
     if not unicodedata.is_normalized("NFKC", text):  # the check is ~8x cheaper than the form
         text = unicodedata.normalize("NFKC", text)
-    text = text.casefold().replace("ё", "е")
-    # ASCII bytes in UTF-8 are ASCII characters only: the table folds those in C, and
-    # the regex looks only at the chunks with other punctuation left in them
-    utf8 = text.encode("utf-8", "surrogatepass")  # a JSON feed can hold a lone surrogate
-    text = utf8.translate(_ASCII_WORDS_UTF8).decode("utf-8", "surrogatepass")
-    words = text.split()
-    if all(map(str.isalnum, words)):
-        return words
-    out: list[str] = []
-    for w in words:
-        if w.isalnum():
-            out.append(w)
-        else:
-            out += _NON_WORD.sub(" ", w).split()
-    return out
+    text = fold_ascii(text.casefold().replace("ё", "е"), _FOLD)
+    return split_words(text.split(), _read_chunk)
+
+
+def _read_chunk(chunk: str) -> list[str]:
+    return _NON_WORD.sub(" ", chunk).split()
 
 
 def normalised_words(text: str) -> str:

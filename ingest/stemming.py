@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from ingest.text import ascii_fold_table, fold_ascii, split_words
+
 # Words, with inner apostrophes kept so a possessive can be cut off whole
 _TOKEN = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 # A final 's of a word (not `'s'` on its own, not the first of `x's's`), cut before the
@@ -23,27 +25,14 @@ def normalise(text: str) -> str:
     return text.casefold().replace("ё", "е")
 
 
-def _ascii_table() -> bytes:
-    word = b"abcdefghijklmnopqrstuvwxyz0123456789_'"
-    table = bytearray(b" " * 256)
-    for c in word:
-        table[c] = c
-    for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ":
-        table[c] = c + 32
-    return bytes(table)
-
-
-# ASCII text in one C pass: letters lower-cased (casefold of ASCII), word characters and
-# apostrophes kept, everything else a space
-_ASCII_WORDS = _ascii_table()
-# the same table, leaving the bytes of multi-byte UTF-8 characters (0x80-0xff) alone
-_ASCII_WORDS_UTF8 = _ASCII_WORDS[:128] + bytes(range(128, 256))
+# ASCII letters lower-cased, word characters and apostrophes kept, all else a space
+_FOLD = ascii_fold_table(b"abcdefghijklmnopqrstuvwxyz0123456789_'")
 
 
 def _ascii_tokens(text: str) -> list[str]:
     """`tokenize` of ASCII text without the regex (a quarter of its time): the words are
     what `split` leaves once every apostrophe not between two word characters is gone."""
-    text = text.encode("ascii").translate(_ASCII_WORDS).decode("ascii")
+    text = fold_ascii(text, _FOLD)
     if "'" in text:
         # a run of n apostrophes leaves n % 2 of them, no two adjacent; then those at a
         # word's edge go, and a final 's (the possessive) with them
@@ -56,22 +45,16 @@ def tokenize(text: str) -> list[str]:
     """The words of `text`, normalised; `Russia's` is `russia`, `air-base` is two words."""
     if text.isascii():
         return _ascii_tokens(text)
-    # ASCII bytes in UTF-8 are ASCII characters only: the table turns ASCII punctuation
-    # into spaces in C, `split` cuts there, and most chunks are then words as they
-    # stand; the regex reads only the rest (other punctuation, apostrophes, `_`)
-    utf8 = normalise(text).encode("utf-8", "surrogatepass")  # a JSON feed may hold one
-    chunks = utf8.translate(_ASCII_WORDS_UTF8).decode("utf-8", "surrogatepass").split()
-    if all(map(str.isalnum, chunks)):
-        return chunks
-    out: list[str] = []
-    for chunk in chunks:
-        if chunk.isalnum():
-            out.append(chunk)
-        else:
-            if "'s" in chunk or "’s" in chunk:
-                chunk = _POSSESSIVE_END.sub("", chunk)
-            out += _TOKEN.findall(chunk)
-    return out
+    # ASCII punctuation folded to spaces in C, so most chunks `split` leaves are words as
+    # they stand; the regex reads only the rest (other punctuation, apostrophes, `_`)
+    return split_words(fold_ascii(normalise(text), _FOLD).split(), _read_chunk)
+
+
+def _read_chunk(chunk: str) -> list[str]:
+    if "'s" in chunk or "’s" in chunk:
+        chunk = _POSSESSIVE_END.sub("", chunk)
+    tokens: list[str] = _TOKEN.findall(chunk)
+    return tokens
 
 
 def is_cyrillic(word: str) -> bool:
