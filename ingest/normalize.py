@@ -7,6 +7,8 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ingest.text import ascii_fold_table, fold_ascii, split_words
+
 # Query parameters that only track the reader; removing them never changes the story.
 _TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|_ga|_gl|"
@@ -46,10 +48,28 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit(("", host, path, urlencode(query), "")).lstrip("/")
 
 
+# ASCII is its own NFKC form: its letters lower-cased, digits kept, all else a space
+_FOLD = ascii_fold_table(b"abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def _words(text: str) -> list[str]:
+    """The words `normalised_words` joins (no letter or digit is whitespace, so `split`
+    cuts exactly at the runs the regex turns into one space)."""
+    if text.isascii():
+        return fold_ascii(text, _FOLD).split()
+    if not unicodedata.is_normalized("NFKC", text):  # the check is ~8x cheaper than the form
+        text = unicodedata.normalize("NFKC", text)
+    text = fold_ascii(text.casefold().replace("ё", "е"), _FOLD)
+    return split_words(text.split(), _read_chunk)
+
+
+def _read_chunk(chunk: str) -> list[str]:
+    return _NON_WORD.sub(" ", chunk).split()
+
+
 def normalised_words(text: str) -> str:
     """Case, quote style, punctuation and whitespace folded away."""
-    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
-    return _NON_WORD.sub(" ", text).strip()
+    return " ".join(_words(text))
 
 
 # Below this many words a text is a blurb (a teaser, a truncated description) that an
@@ -60,7 +80,7 @@ BLURB_WORDS = 50
 def fingerprint(title: str | None, body: str | None) -> str:
     """SHA-256 of the normalised text: the same story re-sent with other whitespace,
     quotes or markup has the same fingerprint."""
-    words = normalised_words(body or "")
-    if len(words.split()) < BLURB_WORDS:
-        words = f"{normalised_words(title or '')} {words}".strip()
-    return hashlib.sha256(words.encode("utf-8")).hexdigest()
+    words = _words(body or "")
+    if len(words) < BLURB_WORDS:
+        words = _words(title or "") + words
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()

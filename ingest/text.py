@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 
 # C0/C1 controls except tab and newlines, plus the XML-invalid noncharacters: any of
 # these in one entry would break a published feed.
@@ -88,3 +89,38 @@ def make_title(lead: str, limit: int = TITLE_MAX) -> str:
         return sentence.rstrip(".")
     cut = sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:-–— ")
     return cut + "…"
+
+
+def ascii_fold_table(keep: bytes) -> bytes:
+    """A `bytes.translate` table: ASCII letters lower-cased (what casefold does to them),
+    the ASCII bytes in `keep` as they are, every other ASCII byte a space; bytes
+    0x80-0xff untouched (in UTF-8 they only ever encode non-ASCII characters)."""
+    table = bytearray(b" " * 128) + bytes(range(128, 256))
+    for c in keep:
+        table[c] = c
+    for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        table[c] = c + 32
+    return bytes(table)
+
+
+def fold_ascii(text: str, table: bytes) -> str:
+    """`text` through an `ascii_fold_table` in one C pass (a lone surrogate, which a JSON
+    feed can hold, passes through too)."""
+    if text.isascii():
+        return text.encode("ascii").translate(table).decode("ascii")
+    utf8 = text.encode("utf-8", "surrogatepass")
+    return utf8.translate(table).decode("utf-8", "surrogatepass")
+
+
+def split_words(chunks: list[str], read: Callable[[str], list[str]]) -> list[str]:
+    """The words of whitespace-split `chunks`: a chunk of letters and digits is one word
+    as it stands (most are, once ASCII punctuation is folded away); `read` reads the rest."""
+    if all(map(str.isalnum, chunks)):
+        return chunks
+    out: list[str] = []
+    for chunk in chunks:
+        if chunk.isalnum():
+            out.append(chunk)
+        else:
+            out += read(chunk)
+    return out

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
+from itertools import compress, repeat
 
 from db.models import TopicHit
 from ingest.rules import (
@@ -49,7 +50,8 @@ __all__ = [
 Found = dict[int, list[int]]  # phrase id -> word positions in one field
 TOKEN_CACHE = 200_000
 _Entry = tuple[list[int], dict[str, list[int]], dict[str, list[int]], list[int]]
-_NOTHING: _Entry = ([], {}, {}, [])  # the cached entry of every word that starts no phrase
+_NOTHING: tuple[()] = ()  # the cached entry of every word that starts no phrase (falsy)
+_UNSEEN: _Entry = ([], {}, {}, [])  # a word not in the cache yet (truthy)
 
 
 @dataclass
@@ -91,14 +93,27 @@ class _Term:
     pids: tuple[int, ...]  # the phrases it needs (one, or two for NEAR)
 
 
+class _Terms(list[_Term]):
+    """Terms of which any one counts (require, exclude, also): with their phrase ids, when
+    every one is a phrase, so an article that has none of them is told in one set test."""
+
+    def __init__(self, terms: list[_Term]) -> None:
+        super().__init__(terms)
+        self.phrase_pids: frozenset[int] | None = (
+            frozenset(t.pids[0] for t in terms)
+            if all(isinstance(t.term, Phrase) for t in terms)
+            else None
+        )
+
+
 @dataclass
 class _Rule:
     rule: TopicRule
     order: int
     terms: list[_Term]
-    require: list[_Term]
-    exclude: list[_Term]
-    also: list[tuple[str, list[_Term]]]
+    require: _Terms
+    exclude: _Terms
+    also: list[tuple[str, _Terms]]
     needs_text: bool  # regular expressions: must look at every article
     languages: frozenset[str] = frozenset()  # the languages with a term list of their own
     others: list[int] = field(default_factory=list)  # NEAR and regex terms (not in the index)
@@ -120,6 +135,11 @@ class _Rule:
 class _Doc:
     text: dict[str, str]
     found: dict[str, Found]
+
+    @cached_property
+    def seen(self) -> set[int]:
+        """The phrases found in any field."""
+        return set().union(*self.found.values())
 
 
 def _word_test(w: Word) -> Callable[[str], bool]:
@@ -205,7 +225,7 @@ class Matcher:
         self._prefix_lengths = sorted(self._prefix)
         # token -> phrases its word starts; news vocabulary repeats, so most tokens
         # cost one lookup (bounded: cleared when full)
-        self._token_cache: dict[str, _Entry] = {}
+        self._token_cache: dict[str, _Entry | tuple[()]] = {}
 
     @cached_property
     def fingerprint(self) -> str:
@@ -244,9 +264,9 @@ class Matcher:
 
     def _compile_rule(self, r: TopicRule, order: int) -> _Rule:
         terms = [self._term(t.text, t.weight, t.language) for t in r.terms]
-        require = [self._term(t) for t in r.require]
-        exclude = [self._term(t) for t in r.exclude]
-        also = [(a.topic, [self._term(t) for t in a.require]) for a in r.also]
+        require = _Terms([self._term(t) for t in r.require])
+        exclude = _Terms([self._term(t) for t in r.exclude])
+        also = [(a.topic, _Terms([self._term(t) for t in a.require])) for a in r.also]
         needs_text = any(isinstance(t.term, Regex) and t.weight > 0 for t in terms)
         others = [i for i, t in enumerate(terms) if not isinstance(t.term, Phrase)]
         languages = frozenset(r.languages())
@@ -293,22 +313,26 @@ class Matcher:
         found: Found = {}
         n = len(tokens)
         cache, tails = self._token_cache, self._tails
-        # most words start no phrase: one lookup each, in a comprehension, picks out the
-        # few positions worth a closer look
-        entries = [cache.get(tok) for tok in tokens]
-        for i, entry in enumerate(entries):
-            if entry is _NOTHING:
-                continue
-            if entry is None:
-                if len(cache) >= TOKEN_CACHE:
-                    cache.clear()
-                entry = self._entry(tokens[i])
-                if not any(entry):
-                    entry = _NOTHING
-                cache[tokens[i]] = entry
-                if entry is _NOTHING:
+        # most words start no phrase: one lookup each, all in C (`map`), and `compress`
+        # keeps the positions worth a closer look: a word never seen (`_UNSEEN`) or one
+        # that starts a phrase (a non-empty entry); `_NOTHING` is falsy
+        entries = list(map(cache.get, tokens, repeat(_UNSEEN)))
+        for i in compress(range(n), entries):
+            entry = entries[i]
+            if entry is _UNSEEN:
+                tok = tokens[i]
+                # seen earlier in this text, after the lookups were made?
+                entry = cache.get(tok, _UNSEEN)
+                if entry is _UNSEEN:
+                    if len(cache) >= TOKEN_CACHE:
+                        cache.clear()
+                    entry = self._entry(tok)
+                    if not any(entry):
+                        entry = _NOTHING
+                    cache[tok] = entry
+                if not entry:
                     continue
-            singles, pairs, stems, longer = entry
+            singles, pairs, stems, longer = entry  # type: ignore[misc]
             for pid in singles:
                 found.setdefault(pid, []).append(i)
             if i + 1 < n:
@@ -348,13 +372,15 @@ class Matcher:
             return False
         return any(abs(a - b) <= term.within for a in left for b in right)
 
-    def _anywhere(self, terms: list[_Term], doc: _Doc) -> list[str]:
-        found = doc.found
+    def _anywhere(self, terms: _Terms, doc: _Doc) -> list[str]:
+        seen = doc.seen
+        if terms.phrase_pids is not None and seen.isdisjoint(terms.phrase_pids):
+            return []
         return [
             t.text
             for t in terms
             if (
-                any(t.pids[0] in found[f] for f in FIELDS)
+                t.pids[0] in seen
                 if isinstance(t.term, Phrase)
                 else any(self._present(t, doc, f) for f in FIELDS)
             )
