@@ -156,6 +156,15 @@ def _desk(tmp: Path, sources: list[dict[str, str]], **fetch_overrides: Any) -> A
     return Desk(load_config(cfg))
 
 
+def _start_workers(desk: Any) -> float:
+    """Start the desk's worker processes before the timed part, as a running daemon has
+    them: their start-up (forkserver, imports) is reported apart, as the baselines'
+    imports are not timed either."""
+    t = time.perf_counter()
+    desk.start_workers()
+    return round(time.perf_counter() - t, 3)
+
+
 def _publish(desk: Any) -> int:
     """Render every published feed in every format, as the first requests after a pass do."""
     n = 0
@@ -192,6 +201,7 @@ def first_poll(args: argparse.Namespace) -> dict[str, Any]:
             desk = _desk(Path(tmp), sources, **workers)
             pool_size = _pool_size(desk.config.fetch.parse_workers)
             try:
+                startup_s = _start_workers(desk)
                 peak.start()
                 t = time.perf_counter()
                 summaries = desk.poll_sources(due_only=False)
@@ -218,6 +228,7 @@ def first_poll(args: argparse.Namespace) -> dict[str, Any]:
         "rate": round(items / total_s, 1),
         "counts": dict(counts),
         "parse_workers": pool_size,
+        "worker_startup_seconds": startup_s,
         "errors": errors,
         "topic_rows": topics,
         "feeds_rendered": rendered,
@@ -309,6 +320,7 @@ def drops(args: argparse.Namespace) -> dict[str, Any]:
                 p = folder / name
                 p.write_text(text, encoding="utf-8")
                 os.utime(p, (old, old))
+            startup_s = _start_workers(desk)
             peak.start()
             t = time.perf_counter()
             result = desk.pick_up_drops()
@@ -322,6 +334,7 @@ def drops(args: argparse.Namespace) -> dict[str, Any]:
         "files": n,
         "taken": result.taken,
         "files_failed": result.failed,
+        "worker_startup_seconds": startup_s,
         "sightings": stored,
         "rate": round(result.taken / s, 1),
         **peak.report(),

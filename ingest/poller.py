@@ -37,7 +37,7 @@ from ingest.identity import assign_keys
 from ingest.metrics import FETCH_SECONDS, FETCHES, PARSE_QUEUE, SOURCES_QUEUED
 from ingest.parsepool import Limits, ParseAborted, ParsePool
 from ingest.pipeline import Pipeline, Summary
-from ingest.prepare import PackedRules, parse_and_prepare
+from ingest.prepare import PackedRules, parse_and_prepare, use_rules
 from ingest.rules import TopicRule
 from ingest.schedule import Policy, next_delay, publish_interval
 
@@ -121,6 +121,23 @@ class Poller:
             )
         return self._pool
 
+    def start(self) -> None:
+        """Start the parse workers (and give them the topic rules) before the first poll
+        needs them; where no pool can run, parsing falls back as `_parse` does."""
+        pool = self._parser()
+        if pool is None:
+            return
+        try:
+            pool.start(functools.partial(use_rules, self.rules))
+        except (BrokenProcessPool, RuntimeError, OSError) as exc:
+            self._pool_unavailable(exc)
+
+    def _pool_unavailable(self, exc: BaseException) -> None:
+        # the pool cannot start here (no __main__ guard, no /dev/shm)
+        log.warning("event=parse_pool_unavailable error=%r", str(exc)[:200])
+        self.poll_settings = replace(self.poll_settings, parse_workers=0)
+        self._close_pool()
+
     async def _parse(self, body: bytes, spec: SourceSpec, result: FetchResult) -> ParsedFeed:
         kwargs: dict[str, Any] = {
             "base_url": result.url,
@@ -135,10 +152,7 @@ class Poller:
                 parsed: ParsedFeed = await pool.run(task, body, spec.name, **kwargs)
                 return parsed
             except (BrokenProcessPool, RuntimeError, OSError) as exc:
-                # the pool cannot start here (no __main__ guard, no /dev/shm)
-                log.warning("event=parse_pool_unavailable error=%r", str(exc)[:200])
-                self.poll_settings = replace(self.poll_settings, parse_workers=0)
-                self._close_pool()
+                self._pool_unavailable(exc)
             finally:
                 PARSE_QUEUE.dec()
         return await asyncio.to_thread(parse_feed, body, spec.name, **kwargs)

@@ -184,6 +184,12 @@ class Desk:
         if self.websub is not None:
             self.websub.ping_changed()
 
+    def start_workers(self) -> None:
+        """Start the parse and drop-reading worker processes now (the daemon does at
+        start-up) rather than when the first poll or big pickup needs them."""
+        self.poller.start()
+        self.drops.start()
+
     def close(self) -> None:
         self.poller.close()
         self.drops.close()
