@@ -23,7 +23,6 @@ import asyncio
 import logging
 import math
 import multiprocessing
-import os
 import resource
 import signal
 from collections.abc import Callable
@@ -79,7 +78,6 @@ def _on_sigprof(_signum: int, _frame: FrameType | None) -> None:
 def _init_worker(memory_bytes: int) -> None:
     """Runs once in every new worker."""
     signal.signal(signal.SIGPROF, _on_sigprof)
-    os.nice(int(os.environ.get("XNICE", "0")))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a killed worker leaves no core file
     if memory_bytes > 0:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
