@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -112,9 +113,13 @@ class Pipeline:
         if not self.dedup.loaded:
             self.dedup.load(store)
 
-    def ingest(self, items: list[Item]) -> list[Outcome]:
-        """Store a batch in one write transaction; a failing item is recorded, not raised."""
-        if not items:
+    def ingest(
+        self, items: list[Item], then: Callable[[Writer], object] | None = None
+    ) -> list[Outcome]:
+        """Store a batch in one write transaction; a failing item is recorded, not raised.
+        `then` writes what goes with the batch (its sources' fetch state) in the same
+        transaction: both commit or neither does."""
+        if not items and then is None:
             return []
         outcomes: list[Outcome] = []
         try:
@@ -122,6 +127,8 @@ class Pipeline:
                 self._prefetch(w, items)
                 for item in items:
                     outcomes.append(self._guarded(w, item))
+                if then is not None:
+                    then(w)
         except BaseException:
             self.dedup.rollback()
             raise

@@ -30,10 +30,11 @@ from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver
 
-from db import SourceState, Store, iso, parse_iso, queries
+from db import SourceState, Store, Writer, iso, parse_iso, queries
 from ingest.feedparse import FeedFormatError, ParsedFeed, parse_feed
 from ingest.fetcher import FetchResult, FetchSettings, IPAddress, Sessions, fetch, private_ip
 from ingest.identity import assign_keys
+from ingest.item import Item
 from ingest.metrics import FETCH_SECONDS, FETCHES, PARSE_QUEUE, SOURCES_QUEUED
 from ingest.parsepool import Limits, ParseAborted, ParsePool
 from ingest.pipeline import Pipeline, Summary
@@ -70,6 +71,74 @@ def _pool_size(wanted: int) -> int:
     # (measured on 2 cores: 1 worker 0.93x feedparser-alone time, 2 workers 1.7x)
     cpus = os.cpu_count() or 1
     return cpus - 1 if cpus > 1 else 0
+
+
+_Job = tuple[SourceSpec, SourceState, FetchResult, ParsedFeed | None, str | None]
+
+
+@dataclass
+class _Staged:
+    """One fetched source ready to store (see `Poller._stage`)."""
+
+    spec: SourceSpec
+    state: SourceState
+    items: list[Item]
+    failures: list[tuple[str | None, str]]
+    summary: Summary
+
+
+class _GroupCommit:
+    """Sources whose parse finished while a commit was running go into the next commit
+    together (at most `max_items` items, or one source however large), stored by
+    `finish_group` in a worker thread, one group at a time."""
+
+    def __init__(
+        self,
+        finish_group: Callable[[list[_Job]], list[Summary | Exception]],
+        max_items: int = 2000,
+    ) -> None:
+        self.finish_group = finish_group
+        self.max_items = max_items
+        self._waiting: list[tuple[_Job, asyncio.Future[Summary]]] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def submit(self, job: _Job) -> Summary:
+        future: asyncio.Future[Summary] = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, future))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            group: list[tuple[_Job, asyncio.Future[Summary]]] = []
+            items = 0
+            while self._waiting and (
+                not group or items + _count(self._waiting[0][0]) <= self.max_items
+            ):
+                job, future = self._waiting.pop(0)
+                group.append((job, future))
+                items += _count(job)
+            log.debug("event=group_commit sources=%d items=%d", len(group), items)
+            try:
+                results = await asyncio.to_thread(self.finish_group, [j for j, _ in group])
+            except BaseException as exc:
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                raise
+            for (_, future), result in zip(group, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+
+def _count(job: _Job) -> int:
+    parsed = job[3]
+    return len(parsed.items) if parsed is not None else 0
 
 
 class Poller:
@@ -221,6 +290,7 @@ class Poller:
         )
         slots = asyncio.Semaphore(ps.concurrency)
         summaries: dict[str, Summary] = {}
+        commits = _GroupCommit(self._finish_group)
         resolver = self.resolver_factory() if self.resolver_factory else None
         async with Sessions(
             self.settings, ps.concurrency, resolver, self.blocked_address
@@ -233,7 +303,7 @@ class Poller:
                     state, result, parsed, error = await self._fetch_and_parse(
                         sessions, spec, hosts, slots
                     )
-                    finish = asyncio.to_thread(self._finish, spec, state, result, parsed, error)
+                    finish = commits.submit((spec, state, result, parsed, error))
                     not_modified = result.not_modified
                 except asyncio.CancelledError:
                     log.info("event=poll_cancelled source=%s", spec.name)
@@ -327,8 +397,11 @@ class Poller:
 
     # -- storing -------------------------------------------------------------
 
-    def _store_items(self, spec: SourceSpec, state: SourceState, parsed: ParsedFeed) -> Summary:
-        summary = Summary()
+    def _key_items(
+        self, spec: SourceSpec, state: SourceState, parsed: ParsedFeed, summary: Summary
+    ) -> tuple[list[Item], list[tuple[str | None, str]]]:
+        """The items under their keys (see `assign_keys`) and the entries to record as
+        failed; a switch of identity moves the source's sightings first."""
         conn = self.store.reader()
         keys = assign_keys(
             parsed.items,
@@ -341,8 +414,6 @@ class Poller:
             with self.store.write() as w:
                 w.rekey_sightings(spec.name, keys.rekey)
             state.identity = keys.identity
-        for outcome in self.pipeline.ingest(keys.items):
-            summary.add(outcome)
         failures: list[tuple[str | None, str]] = list(parsed.failures)
         if parsed.skipped:
             failures.append(
@@ -352,30 +423,29 @@ class Poller:
                     f"{self.poll_settings.max_items}: {parsed.skipped} not taken in",
                 )
             )
-        if failures:
-            with self.store.write() as w:
-                for key, reason in failures:
-                    w.record_failure(spec.name, key, reason)
-            summary.counts["failed"] += len(failures)
+        summary.counts["failed"] += len(failures)
         summary.counts["repeated"] += keys.dropped
         notes = [n for n in (parsed.warning, *keys.notes) if n]
         state.last_warning = "; ".join(notes) if notes else None
-        return summary
+        return keys.items, failures
 
-    def _finish(
+    def _stage(
         self,
         spec: SourceSpec,
         state: SourceState,
         result: FetchResult,
         parsed: ParsedFeed | None,
         error: str | None,
-    ) -> Summary:
+    ) -> _Staged:
+        """A fetched source made ready to store: its items keyed, its next fetch state."""
         summary = Summary()
         now = datetime.now(UTC)
         state.last_fetch = iso(now)
         state.last_status = result.status
+        items: list[Item] = []
+        failures: list[tuple[str | None, str]] = []
         if parsed is not None:
-            summary = self._store_items(spec, state, parsed)
+            items, failures = self._key_items(spec, state, parsed, summary)
             state.etag, state.last_modified = result.etag, result.last_modified
             if result.permanent_url:
                 state.url = result.permanent_url  # only now that it parsed
@@ -419,10 +489,56 @@ class Poller:
             rng=self.rng,
         )
         state.next_fetch = None if state.gone else iso(now + timedelta(seconds=delay))
-        with self.store.write() as w:
-            w.save_source(state)
         summary.error = error
-        return summary
+        return _Staged(spec, state, items, failures, summary)
+
+    def _store(self, staged: list[_Staged]) -> list[Summary]:
+        """Several sources' items, failed entries and fetch state in one transaction: a
+        source's validators (ETag) are never saved without its items, nor the reverse."""
+
+        def then(w: Writer) -> None:
+            for st in staged:
+                for key, reason in st.failures:
+                    w.record_failure(st.spec.name, key, reason)
+                w.save_source(st.state)
+
+        outcomes = self.pipeline.ingest([i for st in staged for i in st.items], then)
+        at = 0
+        for st in staged:
+            for outcome in outcomes[at : at + len(st.items)]:
+                st.summary.add(outcome)
+            at += len(st.items)
+        return [st.summary for st in staged]
+
+    def _finish(
+        self,
+        spec: SourceSpec,
+        state: SourceState,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        error: str | None,
+    ) -> Summary:
+        return self._store([self._stage(spec, state, result, parsed, error)])[0]
+
+    def _finish_group(self, jobs: list[_Job]) -> list[Summary | Exception]:
+        """`_finish` for sources that finished while the previous commit ran, in one
+        transaction (a commit per source measured ~8% of the writer's time per item);
+        if it fails, each of them gets the exception (and records it on its own)."""
+        out: list[Summary | Exception] = []
+        staged: list[tuple[int, _Staged]] = []
+        for job in jobs:
+            try:
+                staged.append((len(out), self._stage(*job)))
+                out.append(RuntimeError("not stored"))
+            except Exception as exc:
+                out.append(exc)
+        try:
+            for (i, _), summary in zip(staged, self._store([st for _, st in staged]), strict=True):
+                out[i] = summary
+        except Exception as exc:
+            for i, _ in staged:
+                out[i] = exc
+        return out
 
     def _record_crash(self, spec: SourceSpec, error: str) -> Summary:
         state = self._load(spec)
