@@ -241,3 +241,19 @@ def test_nearly_full_memo_tables(monkeypatch: pytest.MonkeyPatch) -> None:
         minhash._READING.clear()
         assert _assert_equal(texts) == len(texts)
         assert len(minhash._READING) <= cap + 2 * 800  # one document's tokens past the cap
+
+
+def test_ascii_texts_split_by_the_ascii_pattern_read_the_same() -> None:
+    """ASCII text takes the faster ASCII-mode split; Unicode's \\s also holds \\x1c-\\x1f,
+    so text with those (inside numbers: "1\\x1c000") must read as the Unicode split does."""
+    rng = random.Random(11)
+    pieces = [p for p in _PIECES if p.isascii()] + ["1", "000", "3.5", "Zqname", "zqword"]
+    gaps = [" ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", ". ", ""]
+    texts: list[Text] = []
+    for _ in range(1500):
+        parts = []
+        for _ in range(rng.choice((1, 5, 30, 120))):
+            parts += [rng.choice(pieces), rng.choice(gaps)]
+        texts.append(("".join(parts[:6]), "".join(parts)))
+    assert sum(body.isascii() for _, body in texts if body) == len(texts)
+    assert _assert_equal(texts) == len(texts)
