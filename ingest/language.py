@@ -12,6 +12,7 @@ import py3langid
 # every other language, goes to py3langid. tests/test_language.py checks the shortcut
 # agrees with py3langid on every corpus text it accepts.
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_WORD_ASCII = re.compile(_WORD.pattern, re.ASCII)
 _LATIN = re.compile(r"[a-z]")
 _CYRILLIC = re.compile(r"[а-яё]")
 _EN = frozenset(
@@ -34,17 +35,18 @@ MIN_WORDS = 25
 
 def _obvious(text: str) -> str | None:
     folded = text.casefold()
-    words = _WORD.findall(folded)
+    # ASCII text: its words are ASCII letters (the ASCII-mode pattern finds the same
+    # ones, faster), all Latin, and it has no letter English lacks
+    plain = text.isascii()
+    words = (_WORD_ASCII if plain else _WORD).findall(folded)
     if len(words) < MIN_WORDS:
         return None
-    latin = sum(1 for w in words if _LATIN.match(w))
-    cyrillic = sum(1 for w in words if _CYRILLIC.match(w))
-    if latin == len(words) and not _NOT_EN.search(text):
-        if sum(1 for w in words if w in _EN) >= 0.2 * len(words):
+    if plain or (all(map(_LATIN.match, words)) and not _NOT_EN.search(text)):
+        if sum(map(_EN.__contains__, words)) >= 0.2 * len(words):
             return "en"
-    elif cyrillic == len(words) and not _NOT_RU.search(folded):
+    elif all(map(_CYRILLIC.match, words)) and not _NOT_RU.search(folded):
         bulgarian = any(w in _BG for w in words) or ("ъ" in text and not _RU_ONLY.search(text))
-        if not bulgarian and sum(1 for w in words if w in _RU) >= 0.15 * len(words):
+        if not bulgarian and sum(map(_RU.__contains__, words)) >= 0.15 * len(words):
             return "ru"
     return None
 
