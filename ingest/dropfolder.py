@@ -28,7 +28,8 @@ SOURCE = "drops"  # the `source` of every dropped file
 MAX_BYTES = 20 * 1024 * 1024
 _TEMP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp", "~")
 _SUBDIRS = ("done", "failed", "tmp")
-BATCH_ITEMS = 25  # items stored per transaction (their files move once it commits)
+BATCH_ITEMS = 200  # items stored per transaction (their files move once it commits): a commit
+# per 25 measured ~10% more of the writer's time per file (FTS flush, WAL pages, lookups)
 POOL_MIN_FILES = 64  # a pickup this big reads and prepares files in worker processes
 
 
