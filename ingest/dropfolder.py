@@ -160,9 +160,11 @@ class DropFolder:
         *,
         workers: int | None = None,
         rules: list[TopicRule] | None = None,
+        batch: int = BATCH_ITEMS,
     ) -> None:
         self.path = path
         self.settle = settle
+        self.batch = batch
         self.workers = _workers() if workers is None else workers
         self.rules = rules  # the workers also file items under topics by these
         self._pool: ProcessPoolExecutor | None = None
@@ -294,7 +296,7 @@ class DropFolder:
         limit: int | None = None,
     ) -> DropResult:
         """Take every stable file: commit its items through `store_items` (several files
-        per transaction, up to BATCH_ITEMS items), then move it. A file whose content is
+        per transaction, up to `batch` items), then move it. A file whose content is
         committed but not yet moved (crash) is seen again, found unchanged by the
         pipeline, and moved then."""
         result = DropResult()
@@ -333,7 +335,7 @@ class DropFolder:
                 continue
             batch.append((path, read))
             pending += len(read.items)
-            if pending >= BATCH_ITEMS:
+            if pending >= self.batch:
                 flush()
                 pending = 0
         if batch:

@@ -29,6 +29,10 @@ log = logging.getLogger("wiredesk.ingest")
 FUTURE_TOLERANCE = timedelta(days=1)
 
 
+class _ItemFailed(Exception):
+    """An item failed in a batch stored without savepoints: store it again with them."""
+
+
 @dataclass
 class Outcome:
     """What one item became; `article_id` is None only for failures and unchanged items."""
@@ -118,24 +122,49 @@ class Pipeline:
     ) -> list[Outcome]:
         """Store a batch in one write transaction; a failing item is recorded, not raised.
         `then` writes what goes with the batch (its sources' fetch state) in the same
-        transaction: both commit or neither does."""
+        transaction: both commit or neither does.
+
+        The batch is first stored without a savepoint per item (two statements an item,
+        ~1% of the writer's time); should an item fail, the transaction rolls back and the
+        batch is stored again item by item in savepoints, so the failure is recorded and
+        nothing of it half-written."""
         if not items and then is None:
             return []
+        try:
+            outcomes = self._store(items, then, careful=False)
+        except _ItemFailed:
+            outcomes = self._store(items, then, careful=True)
+        counts = Counter(
+            (item.source, outcome.kind) for item, outcome in zip(items, outcomes, strict=True)
+        )
+        for (source, kind), n in counts.items():
+            ITEMS.labels(source, kind).inc(n)
+        return outcomes
+
+    def _store(
+        self, items: list[Item], then: Callable[[Writer], object] | None, *, careful: bool
+    ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         try:
             with self.store.write() as w:
                 self._prefetch(w, items)
                 for item in items:
-                    outcomes.append(self._guarded(w, item))
+                    outcomes.append(self._guarded(w, item) if careful else self._bare(w, item))
                 if then is not None:
                     then(w)
         except BaseException:
             self.dedup.rollback()
             raise
         self.dedup.commit()
-        for item, outcome in zip(items, outcomes, strict=True):
-            ITEMS.labels(item.source, outcome.kind).inc()
         return outcomes
+
+    def _bare(self, w: Writer, item: Item) -> Outcome:
+        try:
+            return self._one(w, item)
+        except sqlite3.DatabaseError:
+            raise  # the store itself failed: the batch fails, as in `_guarded`
+        except Exception as exc:
+            raise _ItemFailed from exc
 
     @staticmethod
     def _prefetch(w: Writer, items: list[Item]) -> None:

@@ -96,6 +96,8 @@ def setup(root: Path, rng_seed: int, n: int) -> Path:
     cfg = write_config(root)
     data = yaml.safe_load(cfg.read_text())
     data["drops"]["interval"] = "1s"
+    # small transactions, so a kill can land between two of them within one start's files
+    data["drops"]["batch"] = 25
     cfg.write_text(yaml.safe_dump(data))
     make_drops(root / "drops", n, random.Random(rng_seed))
     return cfg

@@ -250,6 +250,37 @@ def test_a_failed_batch_leaves_no_ghost_in_the_index(desk: Desk) -> None:
     assert kinds(desk, item) == ["new"]
 
 
+def test_one_failing_item_of_a_batch_is_recorded_and_the_rest_stored(desk: Desk) -> None:
+    """The batch is stored without savepoints first; an item that fails sends it back to
+    be stored item by item: the failure recorded, the others stored once, as before."""
+    batch = [
+        wire_item("en_quake_rasht_tass.txt", "tass"),
+        wire_item("en_drugs_almaty_tengrinews.txt", "tengrinews"),
+        wire_item("en_csto_exercise_tass.txt", "tass"),
+        wire_item("en_quake_rasht_asiaplus.txt", "asiaplus", url="https://asiaplus.tj/n/1"),
+    ]
+    original = desk.pipeline._classify
+
+    def second_fails(w: object, article_id: int, p: object, *, new: bool = False) -> None:
+        if batch[1].source == p.art.source:  # type: ignore[attr-defined]
+            raise RuntimeError("topic rules broke")
+        original(w, article_id, p, new=new)  # type: ignore[arg-type]
+
+    desk.pipeline._classify = second_fails  # type: ignore[method-assign]
+    assert kinds(desk, *batch) == ["new", "failed", "new", "near"]
+    desk.pipeline._classify = original  # type: ignore[method-assign]
+    conn = db(desk)
+    assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM sightings").fetchone()[0] == 3
+    assert [tuple(r) for r in conn.execute("SELECT source, reason FROM failures")] == [
+        ("tengrinews", "RuntimeError: topic rules broke")
+    ]
+    # two articles, three copies indexed: the failed one left nothing in the index
+    assert len(desk.dedup) == 3
+    assert conn.execute("SELECT count(*) FROM dedup_signatures").fetchone()[0] == 3
+    assert kinds(desk, batch[1]) == ["new"]
+
+
 def test_sightings_command_shows_each_copy_and_why(desk: Desk, config_path: Path) -> None:
     kinds(
         desk,

@@ -82,6 +82,7 @@ class DropsConfig(_Strict):
     path: Path = Path("drops")
     interval: Duration = 10.0
     settle: ZeroOrDuration = 1.0  # a file must hold still this long before it is read
+    batch: int = Field(200, ge=1)  # items stored per transaction (files move once it commits)
 
 
 class ServerConfig(_Strict):

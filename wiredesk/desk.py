@@ -82,7 +82,9 @@ class Desk:
             ),
         )
         self.poller.rules = rules
-        self.drops = DropFolder(config.drops.path, settle=config.drops.settle, rules=rules)
+        self.drops = DropFolder(
+            config.drops.path, settle=config.drops.settle, rules=rules, batch=config.drops.batch
+        )
         self.publisher = Publisher(
             self.store,
             _topic_infos(config),
@@ -124,6 +126,7 @@ class Desk:
         self.publisher.title = config.publish.title
         self.publisher.entries = config.publish.entries
         self.drops.settle = config.drops.settle
+        self.drops.batch = config.drops.batch
         self.drops.set_rules(rules)
         self.config = config.model_copy(
             update={
