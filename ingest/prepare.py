@@ -134,10 +134,12 @@ def use_rules(rules: list[TopicRule] | PackedRules | None) -> None:
         _matcher = Matcher(rules)
 
 
-def attach(items: list[Item]) -> list[Item]:
-    """Prepare every item in place (in a worker, before the items travel back)."""
+def attach(items: list[Item], *, classify: bool = True) -> list[Item]:
+    """Prepare every item in place (in a worker, before the items travel back); with
+    `classify`, file them under topics too, when this process has the rules."""
+    matcher = _matcher if classify else None
     for item in items:
-        item.prepared = prepare(item, _matcher)
+        item.prepared = prepare(item, matcher)
     return items
 
 
@@ -146,15 +148,16 @@ def parse_and_prepare(
     source: str,
     *,
     rules: list[TopicRule] | PackedRules | None = None,
+    classify: bool = True,
     **kwargs: Any,
 ) -> Any:
-    """`parse_feed` plus the preparation of every item (and its topics, given the rules):
-    a drop-in for `parse_feed` as a parse-pool task. Module-level, so it pickles by name
-    (also inside `functools.partial(parse_and_prepare, rules=...)`)."""
+    """`parse_feed` plus the preparation of every item (and its topics, given the rules,
+    unless told not to `classify`): a drop-in for `parse_feed` as a parse-pool task.
+    Module-level, so it pickles by name (also inside `functools.partial`)."""
     from ingest.feedparse import parse_feed
 
     if rules is not None:
         use_rules(rules)
     parsed = parse_feed(data, source, **kwargs)
-    attach(parsed.items)
+    attach(parsed.items, classify=classify)
     return parsed

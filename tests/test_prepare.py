@@ -251,3 +251,51 @@ def test_features_keep_the_bytes_they_came_in() -> None:
     assert len(stripped.signature) == 0
     mutable = minhash.Features.unpack(bytearray(packed))  # not kept: it could change
     assert mutable.pack() == packed and "_packed" not in mutable.__dict__
+
+
+def test_a_worker_told_not_to_classify_leaves_topics_to_the_writer(tmp_path: Path) -> None:
+    """With the rules compiled from an earlier task, `classify=False` still files
+    nothing; the writer files those items by the same rules, so both store the same."""
+    cfg = load_config(write_config(tmp_path))
+    rules = PackedRules.of(cfg.topic_rules())
+    data = (REAL / FEEDS[0]).read_bytes()
+    classified = parse_and_prepare(data, "s", rules=rules)
+    bare = parse_and_prepare(data, "s", rules=rules, classify=False)
+    assert all(i.prepared is not None and i.prepared.topics is None for i in bare.items)
+    assert any(i.prepared is not None and i.prepared.topics for i in classified.items)
+    stored = []
+    for parsed in (classified, bare):
+        root = tmp_path / f"desk{len(stored)}"
+        root.mkdir()
+        desk = Desk(load_config(write_config(root)))
+        try:
+            desk.pipeline.ingest(parsed.items)
+            conn = desk.store.reader()
+            stored.append(
+                conn.execute(
+                    "SELECT a.guid, t.topic, t.score, t.matched FROM article_topics t"
+                    " JOIN articles a ON a.id = t.article_id ORDER BY 1, 2"
+                ).fetchall()
+            )
+        finally:
+            desk.close()
+    assert [tuple(r) for r in stored[0]] == [tuple(r) for r in stored[1]]
+    assert stored[0]
+
+
+def test_the_writer_takes_classification_only_while_it_waits_for_parses() -> None:
+    from ingest.poller import Poller, _GroupCommit
+
+    class Pool:
+        workers = 1
+
+    poller = object.__new__(Poller)
+    poller._commits = _GroupCommit(lambda jobs: [])
+    for parsing, waiting, in_worker in (
+        (1, 0, True),  # one document: nothing to balance
+        (5, 0, False),  # documents queue for the worker, the writer idles
+        (5, 1, True),  # a source waits to be stored: the writer is busy enough
+    ):
+        poller._parsing = parsing
+        poller._commits._waiting = [None] * waiting  # type: ignore[list-item]
+        assert poller._workers_classify(Pool()) is in_worker  # type: ignore[arg-type]
