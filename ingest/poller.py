@@ -102,11 +102,6 @@ class _GroupCommit:
         self._waiting: list[tuple[_Job, asyncio.Future[Summary]]] = []
         self._draining: asyncio.Task[None] | None = None
 
-    @property
-    def waiting(self) -> int:
-        """Sources waiting for the commit after the running one."""
-        return len(self._waiting)
-
     async def submit(self, job: _Job) -> Summary:
         future: asyncio.Future[Summary] = asyncio.get_running_loop().create_future()
         self._waiting.append((job, future))
@@ -167,9 +162,6 @@ class Poller:
         # item there and this process only looks up and writes (None: parse only)
         self._rules: PackedRules | None = None
         self._stopping = threading.Event()
-        self._parsing = 0  # documents sent to the parse pool and not back yet
-        self._commits: _GroupCommit | None = None  # the running pass's
-        self._parse_slots: asyncio.Semaphore | None = None  # the running pass's
         self._pass: tuple[asyncio.AbstractEventLoop, set[asyncio.Task[None]]] | None = None
 
     @property
@@ -225,29 +217,14 @@ class Poller:
         if pool is not None:
             try:
                 PARSE_QUEUE.inc()
-                self._parsing += 1
-                # a few documents per worker at a time: the others wait here, so what a
-                # task is told (`classify`) is decided when a worker is about to run it
-                async with self._parse_slots or contextlib.nullcontext():
-                    task = functools.partial(
-                        parse_and_prepare, rules=self.rules, classify=self._workers_classify(pool)
-                    )
-                    parsed: ParsedFeed = await pool.run(task, body, spec.name, **kwargs)
+                task = functools.partial(parse_and_prepare, rules=self.rules)
+                parsed: ParsedFeed = await pool.run(task, body, spec.name, **kwargs)
                 return parsed
             except (BrokenProcessPool, RuntimeError, OSError) as exc:
                 self._pool_unavailable(exc)
             finally:
-                self._parsing -= 1
                 PARSE_QUEUE.dec()
         return await asyncio.to_thread(parse_feed, body, spec.name, **kwargs)
-
-    def _workers_classify(self, pool: ParsePool) -> bool:
-        """Whether this document's items are filed under topics in the worker, or by the
-        writer (which files any item that comes without): the writer takes the work while
-        documents wait for a parse worker and no source waits to be stored (the writer
-        would otherwise idle between documents, as in a first poll on 2 cores)."""
-        waiting = self._commits.waiting if self._commits is not None else 0
-        return self._parsing <= pool.workers or waiting > 0
 
     def _close_pool(self) -> None:
         if self._pool is not None:
@@ -313,8 +290,7 @@ class Poller:
         )
         slots = asyncio.Semaphore(ps.concurrency)
         summaries: dict[str, Summary] = {}
-        commits = self._commits = _GroupCommit(self._finish_group)
-        self._parse_slots = asyncio.Semaphore(2 * max(1, _pool_size(ps.parse_workers)))
+        commits = _GroupCommit(self._finish_group)
         resolver = self.resolver_factory() if self.resolver_factory else None
         async with Sessions(
             self.settings, ps.concurrency, resolver, self.blocked_address

@@ -134,12 +134,10 @@ def use_rules(rules: list[TopicRule] | PackedRules | None) -> None:
         _matcher = Matcher(rules)
 
 
-def attach(items: list[Item], *, classify: bool = True) -> list[Item]:
-    """Prepare every item in place (in a worker, before the items travel back); with
-    `classify`, file them under topics too, when this process has the rules."""
-    matcher = _matcher if classify else None
+def attach(items: list[Item]) -> list[Item]:
+    """Prepare every item in place (in a worker, before the items travel back)."""
     for item in items:
-        item.prepared = prepare(item, matcher)
+        item.prepared = prepare(item, _matcher)
     return items
 
 
@@ -148,16 +146,15 @@ def parse_and_prepare(
     source: str,
     *,
     rules: list[TopicRule] | PackedRules | None = None,
-    classify: bool = True,
     **kwargs: Any,
 ) -> Any:
-    """`parse_feed` plus the preparation of every item (and its topics, given the rules,
-    unless told not to `classify`): a drop-in for `parse_feed` as a parse-pool task.
-    Module-level, so it pickles by name (also inside `functools.partial`)."""
+    """`parse_feed` plus the preparation of every item (and its topics, given the rules):
+    a drop-in for `parse_feed` as a parse-pool task. Module-level, so it pickles by name
+    (also inside `functools.partial(parse_and_prepare, rules=...)`)."""
     from ingest.feedparse import parse_feed
 
     if rules is not None:
         use_rules(rules)
     parsed = parse_feed(data, source, **kwargs)
-    attach(parsed.items, classify=classify)
+    attach(parsed.items)
     return parsed
