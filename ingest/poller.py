@@ -389,7 +389,7 @@ class Poller:
             )
         except FeedFormatError as exc:
             error = str(exc)
-        return self._finish(spec, state, result, parsed, error), parsed
+        return self._finish((spec, state, result, parsed, error)), parsed
 
     def _load(self, spec: SourceSpec) -> SourceState:
         state = queries.source_state(self.store.reader(), spec.name)
@@ -510,15 +510,8 @@ class Poller:
             at += len(st.items)
         return [st.summary for st in staged]
 
-    def _finish(
-        self,
-        spec: SourceSpec,
-        state: SourceState,
-        result: FetchResult,
-        parsed: ParsedFeed | None,
-        error: str | None,
-    ) -> Summary:
-        return self._store([self._stage(spec, state, result, parsed, error)])[0]
+    def _finish(self, job: _Job) -> Summary:
+        return self._store([self._stage(*job)])[0]
 
     def _finish_group(self, jobs: list[_Job]) -> list[Summary | Exception]:
         """`_finish` for sources that finished while the previous commit ran, in one
@@ -542,4 +535,4 @@ class Poller:
 
     def _record_crash(self, spec: SourceSpec, error: str) -> Summary:
         state = self._load(spec)
-        return self._finish(spec, state, FetchResult(state.url), None, error)
+        return self._finish((spec, state, FetchResult(state.url), None, error))
