@@ -192,7 +192,7 @@ class DropFolder:
                     done += 1
                 return
             except (RuntimeError, OSError) as exc:
-                # a worker died: the files not read yet are read in this process
+                # no pool here, or a worker died: the files not read yet are read here
                 self._pool_unavailable(exc)
         for path in paths[done:]:
             try:

@@ -369,3 +369,22 @@ def test_status_command_shows_each_sources_error(
     assert "404" in lines["broken"] and "HTTP 404 Not Found" in lines["broken"]
     assert lines["broken"].split()[3] == "1"  # error count
     assert "200" in lines["ok"]
+
+
+def test_workers_started_before_a_poll_parse_it(origin: Origin, make_desk: MakeDesk) -> None:
+    """`Desk.start_workers` (the benchmarks call it before timing) starts the parse pool
+    and the drop pool with the topic rules; the poll then parses in those very workers."""
+    items = [(f"g{i}", f"Troops and NATO drills {i}", f"http://example.org/{i}") for i in range(3)]
+    origin.routes["/f"] = Route(rss(items))
+    desk = make_desk({"f": origin.url("/f")}, parse_workers=1)
+    desk.drops.workers = 1
+    desk.start_workers()
+    pool = desk.poller._pool
+    assert pool is not None
+    started = pool.pids()
+    assert len(started) == 1
+    assert desk.drops._pool is not None
+    out = desk.poll_sources(due_only=False)
+    assert out["f"].counts["new"] == 3 and out["f"].error is None
+    assert pool.pids() == started  # the same worker, not a new one
+    assert db(desk).execute("SELECT count(*) FROM article_topics").fetchone()[0] > 0
