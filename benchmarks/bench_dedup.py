@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from db import Store  # noqa: E402
+from db import Store, epoch_iso  # noqa: E402
 from ingest.dedup import Deduplicator, DedupSettings  # noqa: E402
 from ingest.minhash import features  # noqa: E402
 
@@ -101,10 +101,6 @@ class TextGen:
         return headline, "\n\n".join(paras)
 
 
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
 def generate(path: Path, n: int, pool: list[bytes], now: float) -> float:
     """N stored articles with their entries, arriving at RATE per day up to `now`; the
     newest ones always reuse the end of the pool, so every size has the same window."""
@@ -118,7 +114,7 @@ def generate(path: Path, n: int, pool: list[bytes], now: float) -> float:
         rows = []
         sigs = []
         for i in range(start, min(n, start + chunk)):
-            when = _iso(now - (n - i) * step)
+            when = epoch_iso(now - (n - i) * step)
             rows.append((i + 1, f"urn:bench:{i}", f"story {i}", when, when, "gen", f"fp{i}", when))
             sigs.append((i + 1, i + 1, "gen", when, when, "en", pool[(i - n) % len(pool)]))
         with conn:
@@ -187,11 +183,11 @@ def _timed_round(
                             next_id,
                             f"urn:new:{next_id}",
                             title,
-                            _iso(now),
-                            _iso(now),
+                            epoch_iso(now),
+                            epoch_iso(now),
                             "bench",
                             f"fpn{next_id}",
-                            _iso(now),
+                            epoch_iso(now),
                         ),
                     )
                     aid = next_id
@@ -199,7 +195,7 @@ def _timed_round(
                 else:
                     aid = m.article_id
                 d = time.perf_counter()
-                dedup.add(w, aid, None, f, _iso(now), True, "en", "bench")
+                dedup.add(w, aid, None, f, epoch_iso(now), True, "en", "bench")
                 e = time.perf_counter()
                 t_feat += b - a
                 t_find += c - b

@@ -29,6 +29,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.suite import CACHE  # noqa: E402
+from db.clock import ISO_FORMAT, epoch_iso  # noqa: E402
 
 RATE = 2000  # articles per day
 WINDOW_DAYS = 3
@@ -36,10 +37,6 @@ PARAS = 20_000  # distinct generated paragraphs the bodies are drawn from
 SIGNATURES = 8_000  # distinct packed feature blobs (more than the window holds)
 NEW_FEEDS = 40  # timed: 40 feeds x 50 fresh items
 CHUNK = 20_000
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _fts_triggers(conn: sqlite3.Connection) -> list[str]:
@@ -80,7 +77,7 @@ def generate(path: Path, n: int, seed: int = 5) -> float:
         arts, keys, sights, topics, sigs = [], [], [], [], []
         for i in range(start, min(n, start + CHUNK)):
             aid = i + 1
-            when = _iso(now - (n - i) * step)
+            when = epoch_iso(now - (n - i) * step)
             src = sources[i % len(sources)]
             body_paras = [paras[rng.randrange(PARAS)] for _ in range(rng.randint(4, 6))]
             body = "\n\n".join(body_paras)
@@ -185,7 +182,7 @@ def store_at(n: int) -> Path:
 def _move_window(conn: sqlite3.Connection, generated_at: float, now: float) -> None:
     """Shift the newest entries (those inside the dedup window) so they end at `now`."""
     delta = now - generated_at
-    since = _iso(generated_at - (WINDOW_DAYS + 1) * 86400)
+    since = epoch_iso(generated_at - (WINDOW_DAYS + 1) * 86400)
     rows = conn.execute(
         "SELECT id, published, seen_at FROM dedup_signatures WHERE seen_at >= ?", (since,)
     ).fetchall()
@@ -193,7 +190,7 @@ def _move_window(conn: sqlite3.Connection, generated_at: float, now: float) -> N
     def shift(iso: str | None) -> str | None:
         if iso is None:
             return None
-        return _iso(calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) + delta)
+        return epoch_iso(calendar.timegm(time.strptime(iso, ISO_FORMAT)) + delta)
 
     with conn:
         conn.executemany(

@@ -1,6 +1,6 @@
 """wiredesk's store: one SQLite file, its schema, every write and every read."""
 
-from db.clock import iso, now_iso, parse_iso
+from db.clock import epoch_iso, iso, now_iso, parse_iso
 from db.models import ArticleData, SightingData, SourceState, TopicHit
 from db.store import Store, StoreError
 from db.writer import ALL_FEED, Writer
@@ -14,6 +14,7 @@ __all__ = [
     "StoreError",
     "TopicHit",
     "Writer",
+    "epoch_iso",
     "iso",
     "now_iso",
     "parse_iso",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from db import dedup_store
-from db.clock import parse_iso
+from db.clock import epoch_iso, parse_iso
 from db.store import Store
 from db.writer import Writer
 from ingest.lsh import Bands, BucketIndex
@@ -239,12 +239,12 @@ class Deduplicator:
         with store.write() as w:
             rebuilt = 0
             for aid, title, body, src, pub, lang, first_seen in dedup_store.unindexed(
-                w.conn, _iso(cutoff)
+                w.conn, epoch_iso(cutoff)
             ):
                 f = features(title, body)
                 dedup_store.save(w.conn, aid, None, src, pub, first_seen, lang, f.pack())
                 rebuilt += 1
-            rows = dedup_store.window(w.conn, _iso(cutoff), self.settings.max_entries)
+            rows = dedup_store.window(w.conn, epoch_iso(cutoff), self.settings.max_entries)
         # the buckets are built at once from every entry's keys, not entry by entry
         ids: list[int] = []
         signatures: list[np.ndarray] = []
@@ -389,7 +389,7 @@ class Deduplicator:
             sighting_id,
             source,
             published if dated else None,
-            _iso(now),
+            epoch_iso(now),
             language,
             blob,
         )
@@ -476,10 +476,6 @@ def _strongest(hits: list[int], limit: int) -> list[int]:
 def _shared(text: str | None) -> str | None:
     """One string object for every entry of a source or language (a row gives a new one)."""
     return None if text is None else sys.intern(text)
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _epoch(iso_text: str | None) -> float | None:
