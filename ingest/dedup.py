@@ -93,6 +93,23 @@ class _Entry:
     source: str | None
     indexed: bool  # has bucket keys (it has text, or a title of a few words)
 
+    @classmethod
+    def of(
+        cls,
+        article_id: int,
+        blob: bytes,
+        published: float | None,
+        seen: float,
+        language: str | None,
+        source: str | None,
+        tables: tuple[bool, bool, bool],
+    ) -> _Entry:
+        """The entry of a copy packed as `blob`, in the LSH `tables` given."""
+        features = Features.unpack(strip_signatures(blob))
+        return cls(
+            article_id, features, published, seen, _shared(language), _shared(source), any(tables)
+        )
+
 
 def _member(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Which elements of `a` are in `b` (both sorted and unique, as Features keeps them):
@@ -268,14 +285,8 @@ class Deduplicator:
                 continue
             f = Features.unpack(blob)
             tables = _tables(f)
-            self._entries[entry_id] = _Entry(
-                article_id,
-                Features.unpack(strip_signatures(blob)),
-                _epoch(published),
-                _epoch(seen) or now,
-                _shared(language),
-                _shared(source),
-                any(tables),
+            self._entries[entry_id] = _Entry.of(
+                article_id, blob, _epoch(published), _epoch(seen) or now, language, source, tables
             )
             ids.append(entry_id)
             signatures.append(_signatures(f))
@@ -396,14 +407,14 @@ class Deduplicator:
         self._index(
             entry_id,
             f,
-            _Entry(
+            _Entry.of(
                 article_id,
-                Features.unpack(strip_signatures(blob)),
+                blob,
                 _epoch(published) if dated else None,
                 now,
-                _shared(language),
-                _shared(source),
-                any(_tables(f)),
+                language,
+                source,
+                _tables(f),
             ),
         )
         self._pending.append(entry_id)
