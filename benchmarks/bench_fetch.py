@@ -21,9 +21,10 @@ import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.farmserver import FarmServer
 from benchmarks.suite import _hwm_mb
 from tests.conftest import write_config
-from tests.origin import Origin, Route, rss
+from tests.origin import rss
 from wiredesk.config import load_config
 from wiredesk.desk import Desk
 
@@ -64,9 +65,8 @@ def run(
     docs = make_feeds(n, items, body_bytes, language)
     total_bytes = sum(map(len, docs))
     base_s, base_entries = feedparser_alone(docs)
-    with tempfile.TemporaryDirectory() as tmp, Origin() as origin:
-        for i, doc in enumerate(docs):
-            origin.routes[f"/f{i}.xml"] = Route(doc)
+    origin = FarmServer(docs)  # in its own process, as a remote origin is
+    with tempfile.TemporaryDirectory() as tmp:
         cfg = write_config(
             Path(tmp),
             sources=[{"name": f"f{i}", "url": origin.url(f"/f{i}.xml")} for i in range(n)],
@@ -80,14 +80,15 @@ def run(
             first_s = time.perf_counter() - t
             new = sum(s.counts["new"] for s in first.values())
             errors = [s.error for s in first.values() if s.error]
-            origin.statuses.clear()
+            origin.clear()
             t = time.perf_counter()
             desk.poll_sources(due_only=False)
             repoll_s = time.perf_counter() - t
-            all_304 = origin.statuses == [304] * n
+            all_304 = origin.statuses() == [304] * n
             worker_peaks = [peak_rss_mb(pid) for pid in pool_pids(desk)]
         finally:
             desk.close()
+            origin.__exit__()
     peak_main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_child = max(worker_peaks, default=0.0)
     print(
