@@ -185,6 +185,7 @@ class Pipeline:
     def _guarded(self, w: Writer, item: Item) -> Outcome:
         """One item inside a savepoint, so a failure leaves nothing half-written behind."""
         mark = self.dedup.mark()
+        w.index_text()
         w.conn.execute("SAVEPOINT item")
         try:
             outcome = self._one(w, item)
