@@ -336,6 +336,7 @@ class Deduplicator:
         and podcast blurbs, part 1 and part 2)."""
         if not len(f.lead) and not len(f.title):
             return None
+        f = f.signed()
         hits: list[int] = []
         self._buckets.query(self._keys(f), hits)
         candidates = _strongest(hits, self.settings.max_candidates)
@@ -392,6 +393,7 @@ class Deduplicator:
         source: str | None,
     ) -> int:
         """Persist a copy's features and index them (undone by `rollback`)."""
+        f = f.signed()
         now = time.time()
         blob = f.pack()
         entry_id = dedup_store.save(

@@ -204,7 +204,7 @@ class DropFolder:
         if self._pool is None:
             # forkserver: never fork a process that runs uvicorn and scheduler threads
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["ingest.dropfolder", "datasketch"])
+            ctx.set_forkserver_preload(["ingest.dropfolder"])
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=ctx,

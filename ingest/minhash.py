@@ -19,7 +19,6 @@ import xxhash
 NUM_PERM = 128
 LEAD_WORDS = 80  # content words of title + lead that feed the signature
 MAX_WORDS = 600  # content words compared in full; longer stories are cut here
-_SCHEME = "affine32"
 HEAD_WORDS = 40  # content words after the title that the LSH signature is made of
 assert HEAD_WORDS <= LEAD_WORDS  # features() folds the head's signature into the lead's
 _EMPTY = np.zeros(0, dtype=np.uint32)
@@ -109,10 +108,34 @@ class Features:
         head = struct.pack(_HEAD, self.length, int(self.update), *(len(a) for a in arrays))
         return head + b"".join(a.astype("<u4").tobytes() for a in arrays)
 
-    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # from a parse worker to the writer as one packed string: pickling eleven numpy
         # arrays measured ~10x the cost of packing them
+        parts: tuple[bytes, tuple[int, int, int]] | None = self.__dict__.get("_parts")
+        if parts is not None:
+            return _unpack_unsigned, (self.pack(), *parts)
         return Features.unpack, (self.pack(),)
+
+    def signed(self) -> Features:
+        """These features with their MinHash signatures: itself when it has them, else
+        (`features(..., signed=False)`) computed once from the hashed words it kept."""
+        parts: tuple[bytes, tuple[int, int, int]] | None = self.__dict__.get("_parts")
+        if parts is None:
+            return self
+        done: Features | None = self.__dict__.get("_signed")
+        if done is None:
+            values, sizes = parts
+            title_signature, signature, lead_signature = _nested_signatures(
+                np.frombuffer(values, dtype="<u4").astype(np.uint32, copy=False), sizes
+            )
+            fields = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+            fields.update(
+                signature=signature,
+                lead_signature=lead_signature,
+                title_signature=title_signature,
+            )
+            done = self.__dict__["_signed"] = Features(**fields)
+        return done
 
     @classmethod
     def unpack(cls, data: bytes) -> Features:
@@ -136,6 +159,12 @@ class Features:
         if type(data) is bytes:  # immutable: it stays the bytes of these read-only views
             fields["_packed"] = data
         return out
+
+
+def _unpack_unsigned(data: bytes, values: bytes, sizes: tuple[int, int, int]) -> Features:
+    out = Features.unpack(data)
+    out.__dict__["_parts"] = (values, sizes)
+    return out
 
 
 _HEAD_STRUCT = struct.Struct(_HEAD)
@@ -176,13 +205,14 @@ def _stemmer(lang: str) -> Stemmer.Stemmer:
 
 @lru_cache(maxsize=1)
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    # generated once and shared: building them per document costs more than hashing
-    # imported here: datasketch pulls in scipy (~1 s and ~40 MB), which only the
-    # processes that compute signatures (parse workers, the drop folder's) need
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=NUM_PERM, seed=1, scheme=_SCHEME).permutations
-    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+    """The affine permutations h -> a * h + b (mod 2**32, `a` odd) that datasketch's
+    MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32") draws, drawn the same way here
+    (tests/test_prepare.py compares signatures with datasketch's): importing datasketch
+    pulls in scipy, ~1 s and ~40 MB in every process that signs, the writer included."""
+    gen = np.random.RandomState(1)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
 def _h(token: str) -> int:
@@ -249,19 +279,26 @@ def _signature(hashes: np.ndarray) -> np.ndarray:
     return np.asarray((hv * a + b).min(axis=0), dtype=np.uint32)
 
 
-def _nested_signatures(
+def _nested_parts(
     inner: set[int], middle: set[int], outer: set[int]
+) -> tuple[bytes, tuple[int, int, int]]:
+    """Three nested sets (inner <= middle <= outer) as `_nested_signatures` takes them:
+    the values of inner, then those middle adds, then those outer adds, as uint32 bytes."""
+    parts = (inner, middle - inner, outer - middle)
+    values = np.array([h for p in parts for h in p], dtype="<u4").tobytes()
+    return values, (len(parts[0]), len(parts[1]), len(parts[2]))
+
+
+def _nested_signatures(
+    values: np.ndarray, sizes: tuple[int, int, int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`_signature` of each of three nested sets (inner <= middle <= outer), from one
-    matrix of the outer set's hashed values: a MinHash of a union is the element-wise
+    """`_signature` of each of three nested sets given as `_nested_parts` gives them, from
+    one matrix of the outer set's hashed values: a MinHash of a union is the element-wise
     minimum of its parts' MinHashes, so each set's is the previous one's folded with the
     minima over the values it adds."""
-    parts = (inner, middle - inner, outer - middle)
-    sizes = [len(p) for p in parts]
-    out = np.full((len(parts), NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)
+    out = np.full((len(sizes), NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)
     if sizes[-1] + sizes[1] + sizes[0]:
         a, b = _permutations()
-        values = np.array([h for p in parts for h in p], dtype=np.uint32)
         hv = _fmix32(values.reshape(-1, 1)) * a + b
         filled = [i for i, n in enumerate(sizes) if n]
         starts = [sum(sizes[:i]) for i in filled]
@@ -400,8 +437,14 @@ def strip_update_marker(body: str) -> tuple[str, bool]:
     return "\n\n".join(paras), marked
 
 
-def features(title: str | None, body: str | None) -> Features:
-    """Features of a story's title and plain-text body (paragraphs split by blank lines)."""
+def features(title: str | None, body: str | None, *, signed: bool = True) -> Features:
+    """Features of a story's title and plain-text body (paragraphs split by blank lines).
+
+    `signed=False` leaves the MinHash signatures (~55 us of ~330 on the farm) to
+    `Features.signed()`, which only the near-duplicate layer calls: a parse worker's
+    items then travel without them, and the writer computes them only for copies it
+    queries or indexes (not for exact duplicates or items seen before). On a two-core
+    machine that moves the work from the busier process to the one with room."""
     title = unicodedata.normalize("NFKC", title or "")
     text, marked = strip_update_marker(unicodedata.normalize("NFKC", body or ""))
     marked = marked or bool(UPDATE_MARKER.match(title))
@@ -413,7 +456,7 @@ def features(title: str | None, body: str | None) -> Features:
     title_set = set(title_h)
     head = title_set.union(body_h[:HEAD_WORDS])
     lead = title_set.union(body_h[:n_lead])  # holds the head: HEAD_WORDS <= LEAD_WORDS
-    title_signature, signature, lead_signature = _nested_signatures(title_set, head, lead)
+    parts = _nested_parts(title_set, head, lead)
     numbers = set(t.numbers)
     words, lead_a, title_a, numbers_a, lead_numbers, names, lead_names, quoted = _sorted_arrays(
         lead.union(body_h),
@@ -426,7 +469,7 @@ def features(title: str | None, body: str | None) -> Features:
         set(b.names[:n_names]),
         set(_quoted_hashes(title) + _quoted_hashes(text)),  # no quote spans a line
     )
-    return Features(
+    unsigned = Features(
         words=words,
         lead=lead_a,
         title=title_a,
@@ -435,9 +478,11 @@ def features(title: str | None, body: str | None) -> Features:
         names=names,
         lead_names=lead_names,
         quoted=quoted,
-        signature=signature,
-        lead_signature=lead_signature,
-        title_signature=title_signature,
+        signature=_EMPTY,
+        lead_signature=_EMPTY,
+        title_signature=_EMPTY,
         length=len(text.split()),
         update=marked,
     )
+    unsigned.__dict__["_parts"] = parts
+    return unsigned.signed() if signed else unsigned

@@ -185,8 +185,7 @@ class Poller:
             self._pool = ParsePool(
                 workers,
                 Limits(ps.parse_cpu, ps.parse_memory),
-                # datasketch: imported lazily by ingest.minhash, needed by every worker
-                preload=("ingest.feedparse", "ingest.prepare", "datasketch"),
+                preload=("ingest.feedparse", "ingest.prepare"),
             )
         return self._pool
 

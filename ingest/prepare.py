@@ -89,7 +89,7 @@ def prepare(item: Item, matcher: Matcher | None = None) -> Prepared:
         canonical_url(item.url),
         fp,
         content_hash,
-        features(title, body),
+        features(title, body, signed=False),  # the near-duplicate layer signs them
         topics,
     )
 

@@ -171,6 +171,25 @@ def test_signature_equals_datasketch_minhash() -> None:
         assert np.array_equal(minhash._signature(hashes), np.asarray(m.hashvalues, np.uint32))
 
 
+def test_unsigned_features_travel_lighter_and_sign_to_the_same_bytes() -> None:
+    """A worker's features leave the MinHash signatures to the writer: after the trip
+    (pickle), `signed()` gives what `features()` gives, byte for byte."""
+    texts = [("", SEED.read_text(encoding="utf-8"))] + [
+        ("", p.read_text(encoding="utf-8")) for p in WIRE
+    ]
+    texts += [("Title only, a few words", None), ("", ""), ("Short", "Two words.")]
+    for title, body in texts:
+        signed = minhash.features(title, body)
+        unsigned = minhash.features(title, body, signed=False)
+        assert not len(unsigned.signature) and not len(unsigned.lead_signature)
+        trip = pickle.loads(pickle.dumps(unsigned))
+        assert len(pickle.dumps(unsigned)) < len(pickle.dumps(signed))
+        assert trip.signed().pack() == signed.pack()
+        assert trip.signed() is trip.signed()  # computed once
+        assert signed.signed() is signed
+        assert np.array_equal(trip.words, signed.words) and trip.update == signed.update
+
+
 def test_memo_tables_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cleared when full: never more than the cap plus one document's words."""
 
