@@ -90,7 +90,11 @@ class Store:
                 yield w
                 w.flush()
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLITE_FULL, IOERR or NOMEM may have rolled the transaction back already
+                # (the full-text index's bulk insert does, on a full disk); a ROLLBACK
+                # then would fail and hide the error that matters
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             else:
                 conn.execute("COMMIT")

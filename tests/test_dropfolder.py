@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from pathlib import Path
 
+from ingest.dropfolder import _read_at_most
 from tests.conftest import CORPUS, SEED, drop
 from wiredesk.desk import Desk
 
@@ -118,3 +120,15 @@ def test_same_name_dropped_twice_keeps_both_in_done(desk: Desk) -> None:
     assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
     assert conn.execute("SELECT match FROM sightings").fetchall() == [("update",)]
     assert "An added closing paragraph." in conn.execute("SELECT body FROM articles").fetchone()[0]
+
+
+def test_a_file_is_read_whole_in_chunks_up_to_the_limit(tmp_path: Path) -> None:
+    data = os.urandom(2_500_000)  # more than one 1 MB chunk
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    for limit, expected in ((3_000_000, data), (1_500_000, data[:1_500_000]), (10, data[:10])):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            assert _read_at_most(fd, limit) == expected
+        finally:
+            os.close(fd)
