@@ -135,6 +135,19 @@ class Features:
                 title_signature=title_signature,
             )
             done = self.__dict__["_signed"] = Features(**fields)
+            packed: bytes | None = self.__dict__.get("_packed")
+            if packed is not None:  # the same bytes `pack` would give, without packing again
+                length, update, *counts = _HEAD_STRUCT.unpack_from(packed)
+                counts[-_SIGNATURES:] = [NUM_PERM] * _SIGNATURES
+                done.__dict__["_packed"] = b"".join(
+                    (
+                        _HEAD_STRUCT.pack(length, update, *counts),
+                        packed[_HEAD_STRUCT.size :],
+                        np.concatenate((signature, lead_signature, title_signature))
+                        .astype("<u4")
+                        .tobytes(),
+                    )
+                )
         return done
 
     @classmethod
