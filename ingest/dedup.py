@@ -239,6 +239,8 @@ class Deduplicator:
         self._bands = Bands((s.head_bands, s.lead_bands, s.title_bands), NUM_PERM)
         self._buckets = BucketIndex(s.bucket_cap)
         self._last: tuple[Features, np.ndarray] | None = None
+        # the bucket keys of a batch's copies (`look_up`): id(signed features) -> both
+        self._batch: dict[int, tuple[Features, np.ndarray]] = {}
         self._pending: list[int] = []  # entries added in the open transaction
         self.loaded = False
 
@@ -315,6 +317,24 @@ class Deduplicator:
         del self._pending[mark:]
 
     # -- queries --------------------------------------------------------------
+
+    def look_up(self, copies: list[Features]) -> None:
+        """Sign a batch of copies about to be queried and find their LSH buckets at once
+        (`BucketIndex.look_up`); `find` and `add` then use what was found. Only for
+        copies that will be queried: signing one costs ~55 us."""
+        self._batch.clear()
+        many = []
+        for f in copies:
+            if not len(f.lead) and not len(f.title):
+                continue  # never queried
+            signed = f.signed()
+            keys = self._bands.keys(
+                (signed.signature, signed.lead_signature, signed.title_signature),
+                _tables(signed),
+            )
+            self._batch[id(signed)] = (signed, keys)
+            many.append(keys)
+        self._buckets.look_up(many)
 
     def find(
         self,
@@ -447,7 +467,11 @@ class Deduplicator:
         asked about are kept: a new copy is queried, then indexed."""
         if self._last is not None and self._last[0] is f:
             return self._last[1]
-        keys = self._bands.keys((f.signature, f.lead_signature, f.title_signature), _tables(f))
+        looked = self._batch.get(id(f))
+        if looked is not None and looked[0] is f:
+            keys = looked[1]
+        else:
+            keys = self._bands.keys((f.signature, f.lead_signature, f.title_signature), _tables(f))
         self._last = (f, keys)
         return keys
 
@@ -463,6 +487,7 @@ class Deduplicator:
         self._entries.clear()
         self._buckets = BucketIndex(self.settings.bucket_cap)
         self._last = None
+        self._batch.clear()
         self._pending.clear()
 
 

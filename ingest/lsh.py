@@ -139,6 +139,10 @@ class _Run:
         return at, self.keys.searchsorted(keys, "left"), self.keys.searchsorted(keys, "right")
 
 
+# a run, the indices of the keys its bitmap let through (None: all), their buckets' [lo, hi)
+_Ranges = tuple[_Run, np.ndarray | None, np.ndarray, np.ndarray]
+
+
 class BucketIndex:
     """LSH buckets: entry ids by 64-bit bucket key; copies sharing a key are candidates.
     A bucket keeps its `cap` most recent copies (at least two).
@@ -171,10 +175,9 @@ class BucketIndex:
         self._fresh: dict[int, list[int]] = {}  # entries in _pending -> their keys
         self._dead: set[int] = set()  # removed entries whose pairs are still in a run
         # the runs' ranges of the last keys looked up: a copy is queried, then inserted
-        self._ranges_of: (
-            tuple[np.ndarray, list[tuple[_Run, np.ndarray | None, np.ndarray, np.ndarray]]] | None
-        )
-        self._ranges_of = None
+        self._ranges_of: tuple[np.ndarray, list[_Ranges]] | None = None
+        # the ranges `look_up` found for a batch's copies: id(keys) -> (keys, ranges)
+        self._batch: dict[int, tuple[np.ndarray, list[_Ranges]]] = {}
 
     def __len__(self) -> int:
         """Pairs held, dropped ones included until their run is merged."""
@@ -197,6 +200,7 @@ class BucketIndex:
             keep[: -self._keep] = flat[: -self._keep] != flat[self._keep :]
         self._big = _Run(flat[keep], owners[keep])
         self._ranges_of = None
+        self._batch.clear()
 
     def insert(self, entry_id: int, keys: np.ndarray) -> None:
         if not 0 <= entry_id <= MAX_ID:
@@ -280,14 +284,47 @@ class BucketIndex:
                 if more:
                     found.extend(more)
 
-    def _ranges(
-        self, keys: np.ndarray
-    ) -> list[tuple[_Run, np.ndarray | None, np.ndarray, np.ndarray]]:
+    def look_up(self, many: Sequence[np.ndarray]) -> None:
+        """Find the buckets of a batch of copies' keys in the runs at once, before the
+        copies are queried and inserted one by one: one bitmap test and two binary
+        searches per run over all the keys, sorted (each search starts where the last
+        ended), instead of per copy. Kept until the runs change (a merge) or the next
+        batch; what the batch's own inserts add is in `_pending`, which `query` reads
+        as it goes."""
+        self._batch.clear()
+        runs = [run for run in (self._big, self._small) if len(run)]
+        if not many or not runs:
+            return
+        flat = np.concatenate(many)
+        order = np.argsort(flat)
+        needles = flat[order]
+        found = []
+        for run in runs:
+            at, lo, hi = run.find(needles)
+            where = order if at is None else order[at]
+            full_lo = np.zeros(len(flat), dtype=np.intp)
+            full_hi = np.zeros(len(flat), dtype=np.intp)
+            full_lo[where], full_hi[where] = lo, hi
+            found.append((run, full_lo, full_hi))
+        start = 0
+        for keys in many:
+            end = start + len(keys)
+            ranges: list[_Ranges] = [
+                (run, None, lo[start:end], hi[start:end]) for run, lo, hi in found
+            ]
+            self._batch[id(keys)] = (keys, ranges)
+            start = end
+
+    def _ranges(self, keys: np.ndarray) -> list[_Ranges]:
         """Each run with the keys that have a bucket in it and those buckets' ranges."""
         memo = self._ranges_of
         if memo is not None and memo[0] is keys:
             return memo[1]
-        out = [(run, *run.find(keys)) for run in (self._big, self._small) if len(run)]
+        looked = self._batch.get(id(keys))
+        if looked is not None and looked[0] is keys:
+            out = looked[1]
+        else:
+            out = [(run, *run.find(keys)) for run in (self._big, self._small) if len(run)]
         self._ranges_of = (keys, out)
         return out
 
@@ -353,6 +390,7 @@ class BucketIndex:
             self._small = _Run()
             self._dead.clear()  # both runs are rid of them, and _pending never holds one
         self._ranges_of = None
+        self._batch.clear()
 
     def _compact(self) -> None:
         """Drop the pairs of removed copies from both runs."""
@@ -360,6 +398,7 @@ class BucketIndex:
         self._small = _Run(*self._survivors(self._small))
         self._dead.clear()
         self._ranges_of = None
+        self._batch.clear()
 
     def _merge(self, old: _Run, new: _Run) -> _Run:
         """One run of the live pairs of `old` and then `new` (newer within a bucket)."""

@@ -19,7 +19,7 @@ from ingest.item import Item
 from ingest.metrics import ITEMS
 from ingest.minhash import Features
 from ingest.normalize import normalised_words
-from ingest.prepare import classify, prepared
+from ingest.prepare import Prepared, classify, prepared
 from ingest.representative import DEFAULT_PREFER, Copy, better
 from ingest.topics import Matcher
 
@@ -166,11 +166,11 @@ class Pipeline:
         except Exception as exc:
             raise _ItemFailed from exc
 
-    @staticmethod
-    def _prefetch(w: Writer, items: list[Item]) -> None:
+    def _prefetch(self, w: Writer, items: list[Item]) -> None:
         """Look up the batch's sightings, keys and tombstones at once. An item whose
         preparation fails here is left out: `_guarded` meets the error again and records it."""
         sightings, keys, tombstones = [], [], []
+        each: list[tuple[Item, Prepared, list[str]]] = []
         for item in items:
             try:
                 pre = item.prepared = prepared(item)
@@ -180,7 +180,18 @@ class Pipeline:
             item_keys = identity_keys(item, pre.canonical_url, pre.fingerprint)
             keys += item_keys
             tombstones += [item_tombstone(item.source, item.item_key), *item_keys]
+            each.append((item, pre, item_keys))
         w.prefetch(sightings, keys, tombstones)
+        # the near-duplicate query's buckets, for the items it will see: not those seen
+        # before (unchanged or updated by their identity) nor exact duplicates
+        self.dedup.look_up(
+            [
+                pre.features
+                for item, pre, item_keys in each
+                if w.sighting(item.source, item.item_key) is None
+                and not w.articles_for_keys(item_keys)
+            ]
+        )
 
     def _guarded(self, w: Writer, item: Item) -> Outcome:
         """One item inside a savepoint, so a failure leaves nothing half-written behind."""

@@ -82,7 +82,8 @@ def _hits(index: BucketIndex | DictBuckets, keys: np.ndarray) -> list[int]:
 def test_bucket_index_answers_as_the_dict_of_lists_through_every_change(
     seed: int, bitmap: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Random inserts (keys from a small pool, so buckets fill past their cap), removals
+    """Random inserts (keys from a small pool, so buckets fill past their cap), batches
+    of them looked up at once (`look_up`, the runs then merging mid-batch), removals
     of the oldest (eviction), of any (forget) and of the newest followed by their ids'
     reuse (a rolled-back savepoint), with merges every few inserts; every query of every
     step gives the same ids, each as often, as the reference. With `bitmap`, every run
@@ -110,7 +111,16 @@ def test_bucket_index_answers_as_the_dict_of_lists_through_every_change(
     merges = 0
     for _step in range(1500):
         op = rng.random()
-        if op < 0.55 or not alive:
+        if op < 0.1:  # a batch looked up at once, then queried and inserted copy by copy
+            batch = [some_keys() for _ in range(rng.randrange(1, 9))]
+            real.look_up(batch)
+            for keys in batch:
+                assert _hits(real, keys) == _hits(ref, keys)
+                real.insert(next_id, keys)
+                ref.insert(next_id, keys)
+                alive.append(next_id)
+                next_id += 1
+        elif op < 0.55 or not alive:
             keys = some_keys()
             real.insert(next_id, keys)
             ref.insert(next_id, keys)
