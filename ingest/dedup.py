@@ -327,11 +327,14 @@ class Deduplicator:
         for f in copies:
             if not len(f.lead) and not len(f.title):
                 continue  # never queried
-            signed = f.signed()
-            keys = self._bands.keys(
-                (signed.signature, signed.lead_signature, signed.title_signature),
-                _tables(signed),
-            )
+            try:
+                signed = f.signed()
+                keys = self._bands.keys(
+                    (signed.signature, signed.lead_signature, signed.title_signature),
+                    _tables(signed),
+                )
+            except Exception:
+                continue  # `find` meets the error again, inside the item's own guard
             self._batch[id(signed)] = (signed, keys)
             many.append(keys)
         self._buckets.look_up(many)

@@ -167,8 +167,9 @@ class Pipeline:
             raise _ItemFailed from exc
 
     def _prefetch(self, w: Writer, items: list[Item]) -> None:
-        """Look up the batch's sightings, keys and tombstones at once. An item whose
-        preparation fails here is left out: `_guarded` meets the error again and records it."""
+        """Look up the batch's sightings, keys and tombstones at once, and the
+        near-duplicate buckets of its new copies. An item whose preparation fails here is
+        left out: `_guarded` meets the error again and records it."""
         sightings, keys, tombstones = [], [], []
         each: list[tuple[Item, Prepared, list[str]]] = []
         for item in items:

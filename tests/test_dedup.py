@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from ingest.item import Item
 from ingest.minhash import Features
+from ingest.prepare import prepare
 from ingest.wire import parse_wire
 from tests.conftest import write_config
 from wiredesk.cli import cli
@@ -371,3 +372,21 @@ def test_the_array_screen_computes_exactly_what_compare_does() -> None:
         f = rng.choice(feats)
         others = [rng.choice(feats) for _ in range(rng.randint(1, 30))]
         assert similarities(f, others).tolist() == [compare(f, o).similarity for o in others]
+
+
+def test_a_copy_that_cannot_be_signed_fails_alone(desk: Desk) -> None:
+    """Signing happens in the writer now (the batch's look-up, then `find`): a copy whose
+    features cannot be signed is recorded as a failure; the rest of the batch is stored."""
+    batch = [
+        wire_item("en_quake_rasht_tass.txt", "tass"),
+        wire_item("en_drugs_almaty_tengrinews.txt", "tengrinews"),
+        wire_item("en_csto_exercise_tass.txt", "tass"),
+    ]
+    broken = prepare(batch[1])
+    broken.features.__dict__["_parts"] = (b"\x00" * 4, (5, 5, 5))  # sizes without values
+    batch[1].prepared = broken
+    assert kinds(desk, *batch) == ["new", "failed", "new"]
+    conn = db(desk)
+    assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+    (reason,) = conn.execute("SELECT reason FROM failures WHERE source = 'tengrinews'").fetchone()
+    assert reason.startswith(("IndexError", "ValueError"))
