@@ -130,7 +130,8 @@ def table(res: dict[str, dict[str, Any]], quick: bool) -> list[tuple[str, ...]]:
         rows.append(
             (
                 f"5. ingest cost per new article, store of {r['big']:,} (writer process)",
-                f"{r['us_big']:.0f} us/article; file {r['file_mb'] / 1000:.1f} GB",
+                f"{r['us_big']:.0f} us/article (median of {r.get('rounds', 1)}); file"
+                f" {r['file_mb'] / 1000:.1f} GB",
                 f"{r['ratio']:.2f} vs {r['us_small']:.0f} us at 10,000",
                 "<= 1.5",
                 _mem(r),
