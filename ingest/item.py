@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ingest.prepare import Prepared
+    from ingest.prepare import Prepared, Seen
 
 
 @dataclass
@@ -35,4 +35,4 @@ class Item:
     subheads: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     # the pipeline's text work, when a parse worker already did it (ingest.prepare)
-    prepared: Prepared | None = field(default=None, compare=False, repr=False)
+    prepared: Prepared | Seen | None = field(default=None, compare=False, repr=False)

@@ -19,7 +19,7 @@ from ingest.item import Item
 from ingest.metrics import ITEMS
 from ingest.minhash import Features
 from ingest.normalize import normalised_words
-from ingest.prepare import Prepared, classify, prepared
+from ingest.prepare import Prepared, Seen, classify, prepared
 from ingest.representative import DEFAULT_PREFER, Copy, better
 from ingest.topics import Matcher
 
@@ -173,6 +173,9 @@ class Pipeline:
         sightings, keys, tombstones = [], [], []
         each: list[tuple[Item, Prepared, list[str]]] = []
         for item in items:
+            if isinstance(item.prepared, Seen):  # expected to be seen: only its sighting
+                sightings.append((item.source, item.item_key))
+                continue
             try:
                 pre = item.prepared = prepared(item)
             except Exception:
@@ -280,6 +283,12 @@ class Pipeline:
         self._classify(w, article_id, p)
 
     def _one(self, w: Writer, item: Item) -> Outcome:
+        if isinstance(item.prepared, Seen):
+            row = w.sighting(item.source, item.item_key)
+            if row is not None and row["content_hash"] == item.prepared.content_hash:
+                return Outcome("unchanged", row["article_id"])
+            # not as the worker remembered it (its store rolled back, retention pruned
+            # it): prepared here after all
         now = datetime.now(UTC)
         p = self._prepare(item, now)
         art = p.art

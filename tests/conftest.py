@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 import yaml
 
+from ingest.prepare import forget_seen
 from wiredesk.config import Config, load_config
 from wiredesk.desk import Desk
 
@@ -20,6 +21,14 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 SEED = REPO / "tests" / "data" / "seed_kant.txt"  # the reference story of ../shared/seeds
+
+
+@pytest.fixture(autouse=True)
+def _fresh_preparation() -> Iterator[None]:
+    """Each test starts with no memory of items prepared by an earlier one in this process
+    (`attach` would hand those back as `Seen`)."""
+    forget_seen()
+    yield
 
 
 def free_port() -> int:

@@ -27,6 +27,8 @@ from ingest.feedparse import parse_feed
 from ingest.item import Item
 from ingest.prepare import (
     PackedRules,
+    Prepared,
+    Seen,
     attach,
     parse_and_prepare,
     prepare,
@@ -123,6 +125,48 @@ def test_items_prepared_in_a_worker_store_the_same(tmp_path: Path, inline: dict[
     got = _store(tmp_path / "prepared", batches)
     assert got["topics"], "the corpus files some stories under topics"
     assert got == inline
+
+
+def test_an_item_prepared_before_comes_back_seen_and_costs_no_preparation(
+    tmp_path: Path, inline: dict[str, Any]
+) -> None:
+    """A re-parsed feed's items that this process prepared before come back as `Seen`:
+    the writer takes them as unchanged from their sighting alone. One changed item is
+    prepared and updates its article; against a store without their sightings, `Seen`
+    items are prepared by the writer and stored exactly as inline."""
+    first = _batches()
+    for items in first:
+        attach(items)
+    assert all(isinstance(i.prepared, Prepared) for b in first for i in b)
+    again = _batches()
+    changed = again[0][0]
+    changed.title = f"{changed.title} (corrected)"
+    for items in again:
+        attach(items)
+    seen = [i for b in again for i in b if isinstance(i.prepared, Seen)]
+    assert len(seen) == sum(map(len, again)) - 1 and isinstance(changed.prepared, Prepared)
+    hashes = {(i.source, i.item_key): i.prepared.content_hash for b in first for i in b}  # type: ignore[union-attr]
+    assert all(hashes[(i.source, i.item_key)] == i.prepared.content_hash for i in seen)  # type: ignore[union-attr]
+
+    (tmp_path / "desk").mkdir()
+    desk = Desk(load_config(write_config(tmp_path / "desk")))
+    try:
+        for items in _roundtrip(first):
+            desk.pipeline.ingest(items)
+        before = _dump(desk.store.reader())
+        kinds = [o.kind for items in _roundtrip(again) for o in desk.pipeline.ingest(items)]
+        assert kinds.count("update") == 1 and kinds.count("unchanged") == len(kinds) - 1
+        after = _dump(desk.store.reader())
+    finally:
+        desk.close()
+    assert len(after["sightings"]) == len(before["sightings"])
+    assert after["articles"] != before["articles"]
+
+    third = _batches()
+    for items in third:
+        attach(items)
+    assert all(isinstance(i.prepared, Seen) for b in third for i in b)
+    assert _store(tmp_path / "fresh", _roundtrip(third)) == inline
 
 
 def test_topics_filed_by_other_rules_are_filed_again(
@@ -270,3 +314,25 @@ def test_features_keep_the_bytes_they_came_in() -> None:
     assert len(stripped.signature) == 0
     mutable = minhash.Features.unpack(bytearray(packed))  # not kept: it could change
     assert mutable.pack() == packed and "_packed" not in mutable.__dict__
+
+
+def test_an_item_back_to_text_the_worker_remembers_is_still_an_update(tmp_path: Path) -> None:
+    """The worker remembers text A; the feed changes the item to B (stored), then back to
+    A: the worker says `Seen` (A's hash) but the sighting holds B's, so the writer
+    prepares it and updates the article back to A."""
+
+    def item(title: str) -> Item:
+        return Item(source="s", item_key="k1", title=title, body="A body of several words.")
+
+    desk = Desk(load_config(write_config(tmp_path)))
+    try:
+        outcomes = []
+        for title in ("Version A", "Version B", "Version A"):
+            items = attach([item(title)])
+            outcomes.append(desk.pipeline.ingest(_roundtrip([items])[0])[0].kind)
+        assert isinstance(items[0].prepared, Seen)
+        (title,) = desk.store.reader().execute("SELECT title FROM articles").fetchone()
+    finally:
+        desk.close()
+    assert outcomes == ["new", "update", "update"]
+    assert title == "Version A"
