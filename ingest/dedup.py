@@ -325,14 +325,11 @@ class Deduplicator:
         self._batch.clear()
         many = []
         for f in copies:
-            if not len(f.lead) and not len(f.title):
-                continue  # never queried
+            if not _queried(f):
+                continue
             try:
                 signed = f.signed()
-                keys = self._bands.keys(
-                    (signed.signature, signed.lead_signature, signed.title_signature),
-                    _tables(signed),
-                )
+                keys = self._band_keys(signed)
             except Exception:
                 continue  # `find` meets the error again, inside the item's own guard
             self._batch[id(signed)] = (signed, keys)
@@ -357,7 +354,7 @@ class Deduplicator:
         only as a re-issue (marked as an update, or a longer version holding the earlier
         text), never because it resembles a different item of the same outlet (two video
         and podcast blurbs, part 1 and part 2)."""
-        if not len(f.lead) and not len(f.title):
+        if not _queried(f):
             return None
         f = f.signed()
         hits: list[int] = []
@@ -471,12 +468,12 @@ class Deduplicator:
         if self._last is not None and self._last[0] is f:
             return self._last[1]
         looked = self._batch.get(id(f))
-        if looked is not None and looked[0] is f:
-            keys = looked[1]
-        else:
-            keys = self._bands.keys((f.signature, f.lead_signature, f.title_signature), _tables(f))
+        keys = looked[1] if looked is not None and looked[0] is f else self._band_keys(f)
         self._last = (f, keys)
         return keys
+
+    def _band_keys(self, f: Features) -> np.ndarray:
+        return self._bands.keys((f.signature, f.lead_signature, f.title_signature), _tables(f))
 
     def _evict(self, now: float) -> None:
         cutoff = now - self.settings.window
@@ -492,6 +489,11 @@ class Deduplicator:
         self._last = None
         self._batch.clear()
         self._pending.clear()
+
+
+def _queried(f: Features) -> bool:
+    """Has a copy anything the LSH tables could find it by (text, or a title)?"""
+    return bool(len(f.lead) or len(f.title))
 
 
 def _tables(f: Features) -> tuple[bool, bool, bool]:

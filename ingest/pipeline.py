@@ -285,8 +285,9 @@ class Pipeline:
     def _one(self, w: Writer, item: Item) -> Outcome:
         if isinstance(item.prepared, Seen):
             row = w.sighting(item.source, item.item_key)
-            if row is not None and row["content_hash"] == item.prepared.content_hash:
-                return Outcome("unchanged", row["article_id"])
+            same = None if row is None else _unchanged(row, item.prepared.content_hash)
+            if same is not None:
+                return same
             # not as the worker remembered it (its store rolled back, retention pruned
             # it): prepared here after all
         now = datetime.now(UTC)
@@ -410,8 +411,9 @@ class Pipeline:
 
     def _seen_again(self, w: Writer, item: Item, p: _Prepared, row: sqlite3.Row) -> Outcome:
         """The same item from the same source again: unchanged, or its text changed."""
-        if row["content_hash"] == p.content_hash:
-            return Outcome("unchanged", row["article_id"])
+        same = _unchanged(row, p.content_hash)
+        if same is not None:
+            return same
         article_id = int(row["article_id"])
         sighting_id = int(row["id"])
         if dedup_store.is_representative(w.conn, article_id, sighting_id):
@@ -425,6 +427,13 @@ class Pipeline:
             match = str(row["match"])
         w.add_sighting(article_id, self._sighting(item, p, match, None, "content changed"))
         return Outcome("update", article_id)
+
+
+def _unchanged(row: sqlite3.Row, content_hash: str) -> Outcome | None:
+    """An item's sighting again, its text as then: nothing to write."""
+    if row["content_hash"] == content_hash:
+        return Outcome("unchanged", row["article_id"])
+    return None
 
 
 def _epoch(iso_text: str) -> float:
