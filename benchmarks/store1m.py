@@ -13,7 +13,6 @@ in the working copy before each measurement.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import random
@@ -29,7 +28,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.suite import CACHE  # noqa: E402
-from db.clock import ISO_FORMAT, epoch_iso  # noqa: E402
+from db.clock import epoch_iso, parse_iso  # noqa: E402
 
 RATE = 2000  # articles per day
 WINDOW_DAYS = 3
@@ -190,7 +189,7 @@ def _move_window(conn: sqlite3.Connection, generated_at: float, now: float) -> N
     def shift(iso: str | None) -> str | None:
         if iso is None:
             return None
-        return epoch_iso(calendar.timegm(time.strptime(iso, ISO_FORMAT)) + delta)
+        return epoch_iso(parse_iso(iso).timestamp() + delta)
 
     with conn:
         conn.executemany(
