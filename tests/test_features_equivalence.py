@@ -1,9 +1,11 @@
 """The fast `features()` returns exactly what the straightforward reference does, for any text.
 
 The reference (tests/reference_features.py) walks the regex match by match and builds
-every field with its own numpy call; the module splits in C, reads memo tables by `map`
-and folds three signatures out of one matrix. Every field must be equal (values and
-dtype) on the corpus, the benchmark farm's items and generated adversarial text.
+every field with its own numpy call; the module tokenizes with its compiled scanner
+(ingest/_speedups.c) or, without it, splits with the regex in C and reads memo tables by
+`map`, and folds three signatures out of one matrix. Every field must be equal (values
+and dtype) on the corpus, the benchmark farm's items and generated adversarial text, by
+both tokenizers, each starting from empty memo tables.
 """
 
 from __future__ import annotations
@@ -24,6 +26,17 @@ from tests import reference_features as reference
 from tests.conftest import CORPUS, SEED
 
 Text = tuple[str | None, str | None]
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def tokenizer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "python":
+        monkeypatch.setattr(minhash, "_scan", None)
+    else:
+        assert minhash._scan is not None, "ingest._speedups is not built: pip install -e ."
+    monkeypatch.setattr(minhash, "_READING", {})
+    monkeypatch.setattr(minhash, "_STEM_HASH", {})
+    return str(request.param)
 
 
 def _differences(title: str | None, body: str | None) -> list[str]:
@@ -257,3 +270,20 @@ def test_ascii_texts_split_by_the_ascii_pattern_read_the_same() -> None:
         texts.append(("".join(parts[:6]), "".join(parts)))
     assert sum(body.isascii() for _, body in texts if body) == len(texts)
     assert _assert_equal(texts) == len(texts)
+
+
+def test_the_scanner_names_the_tokens_it_cannot_read_yet(tokenizer: str) -> None:
+    """A token missing from the memo comes back by name, every such token of the text at
+    once (so one reading and one more scan suffice); a memo value of another shape makes
+    it hand the text back to the Python tokenizer (None) rather than guess."""
+    if tokenizer == "python":
+        return
+    from ingest._speedups import scan
+
+    assert scan("Alpha, beta 1,000 and beta", 10, 0, {}) == ["Alpha", "beta", "1,000", "and", "beta"]
+    memo = {"Alpha": ("alpha", True, 7), "beta": None, "1,000": 5, "and": None}
+    assert scan("Alpha, beta 1,000 and beta", 10, 1, memo) == ([7], [5], [], (1, 0, 0))
+    assert scan("x Alpha", 10, 0, {"x": None, "Alpha": ("alpha", True, 7)}) == ([7], [], [7], (1, 0, 1))
+    assert scan("Alpha", 10, 0, {"Alpha": 3}) is None  # a number's reading for a word
+    with pytest.raises(TypeError):
+        scan("Alpha", 10, 0, [])

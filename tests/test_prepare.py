@@ -234,8 +234,12 @@ def test_unsigned_features_travel_lighter_and_sign_to_the_same_bytes() -> None:
         assert np.array_equal(trip.words, signed.words) and trip.update == signed.update
 
 
-def test_memo_tables_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cleared when full: never more than the cap plus one document's words."""
+@pytest.mark.parametrize("compiled", [True, False])
+def test_memo_tables_stay_bounded(monkeypatch: pytest.MonkeyPatch, compiled: bool) -> None:
+    """Cleared when full: never more than the cap plus one document's words, with the
+    compiled tokenizer or without it."""
+    if not compiled:
+        monkeypatch.setattr(minhash, "_scan", None)
 
     def word(n: int) -> str:  # letters only: a digit would split it into several tokens
         out = "zq"
