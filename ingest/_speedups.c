@@ -1,5 +1,6 @@
-/* Compiled inner loops of ingest.minhash; the pure-Python code there is the fallback
- * and the reference (tests/test_features_equivalence.py runs both).
+/* Compiled inner loops of ingest.minhash and ingest.dedup; the pure-Python and numpy
+ * code there is the fallback and the reference (tests/test_features_equivalence.py and
+ * tests/test_speedups.py run both). ingest/compiled.py imports it, or gives None.
  *
  * scan(text, limit, lead, memo) walks `text` token by token as ingest.minhash's
  * `_SPLIT` regex splits it (Unicode rules: a word is letters joined by - ' or ’, a
@@ -10,9 +11,17 @@
  * `lead`-th content word was), or, when some tokens are not in `memo` yet, the list of
  * those tokens (the caller reads them into the memo and calls again), or None when a
  * memo value is of a shape the Python code would not accept (the caller then runs it).
+ *
+ * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
+ * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts
+ * counts a query's overlap with each candidate (`dedup._inter_counts`). Arrays come and
+ * go as native uint32 (int64 for counts) in buffers and bytes, so numpy is not needed
+ * to build this.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
 
 static inline int
 is_letter(Py_UCS4 c)
@@ -234,9 +243,297 @@ done:
     return result;
 }
 
+
+/* -- sorted uint32 arrays ----------------------------------------------------------- */
+
+static int
+u32_buffer(PyObject *obj, Py_buffer *view)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        return -1;
+    }
+    const char *f = view->format;
+    char last = f == NULL ? 'B' : f[strlen(f) - 1];
+    if (view->itemsize != 4 || (last != 'I' && last != 'L') || (f[0] == '>' || f[0] == '!')) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "expected a contiguous array of native uint32");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static PyObject *
+sorted_unique(PyObject *Py_UNUSED(module), PyObject *groups)
+{
+    /* each argument, a sequence of ints in 0..2**32-1, as a sorted array without
+       repeats: (the arrays end to end as native uint32 bytes, their lengths) */
+    Py_ssize_t ngroups = PyTuple_GET_SIZE(groups), total = 0;
+    PyObject **fast = PyMem_Calloc(ngroups ? ngroups : 1, sizeof(PyObject *));
+    uint32_t *values = NULL;
+    PyObject *sizes = NULL, *out = NULL;
+    if (fast == NULL) {
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t g = 0; g < ngroups; g++) {
+        fast[g] = PySequence_Fast(PyTuple_GET_ITEM(groups, g), "sorted_unique takes sequences");
+        if (fast[g] == NULL) {
+            goto done;
+        }
+        total += PySequence_Fast_GET_SIZE(fast[g]);
+    }
+    values = PyMem_Malloc((total ? total : 1) * sizeof(uint32_t));
+    sizes = PyTuple_New(ngroups);
+    if (values == NULL || sizes == NULL) {
+        if (values == NULL) {
+            PyErr_NoMemory();
+        }
+        goto done;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t g = 0; g < ngroups; g++) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(fast[g]), start = at;
+        PyObject **items = PySequence_Fast_ITEMS(fast[g]);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned long v = PyLong_AsUnsignedLong(items[i]);
+            if (v == (unsigned long)-1 && PyErr_Occurred()) {
+                goto done;
+            }
+            if (v > 0xFFFFFFFFUL) {
+                PyErr_SetString(PyExc_OverflowError, "value does not fit in uint32");
+                goto done;
+            }
+            values[at++] = (uint32_t)v;
+        }
+        if (n > 1) {
+            qsort(values + start, (size_t)n, sizeof(uint32_t), compare_u32);
+            Py_ssize_t kept = start + 1;
+            for (Py_ssize_t i = start + 1; i < start + n; i++) {
+                if (values[i] != values[kept - 1]) {
+                    values[kept++] = values[i];
+                }
+            }
+            at = kept;
+        }
+        PyObject *size = PyLong_FromSsize_t(at - start);
+        if (size == NULL) {
+            goto done;
+        }
+        PyTuple_SET_ITEM(sizes, g, size);
+    }
+    PyObject *data = PyBytes_FromStringAndSize((const char *)values, at * (Py_ssize_t)sizeof(uint32_t));
+    if (data != NULL) {
+        out = PyTuple_Pack(2, data, sizes);
+        Py_DECREF(data);
+    }
+done:
+    for (Py_ssize_t g = 0; g < ngroups; g++) {
+        Py_XDECREF(fast[g]);
+    }
+    PyMem_Free(fast);
+    PyMem_Free(values);
+    Py_XDECREF(sizes);
+    return out;
+}
+
+static PyObject *
+nested_parts(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* three sorted unique arrays, inner <= middle <= outer: the values of inner, then
+       those middle adds, then those outer adds (`_nested_parts`), as native uint32 bytes,
+       and the three counts */
+    PyObject *objs[3];
+    Py_buffer views[3];
+    int got = 0;
+    PyObject *out = NULL;
+    uint32_t *values = NULL;
+    if (!PyArg_ParseTuple(args, "OOO:nested_parts", &objs[0], &objs[1], &objs[2])) {
+        return NULL;
+    }
+    for (; got < 3; got++) {
+        if (u32_buffer(objs[got], &views[got]) < 0) {
+            goto done;
+        }
+    }
+    Py_ssize_t total = 0, counts[3];
+    for (int k = 0; k < 3; k++) {
+        total += views[k].len / 4;
+    }
+    values = PyMem_Malloc((total ? total : 1) * sizeof(uint32_t));
+    if (values == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t at = 0;
+    for (int k = 0; k < 3; k++) {
+        const uint32_t *cur = views[k].buf;
+        Py_ssize_t n = views[k].len / 4, start = at;
+        const uint32_t *prev = k ? views[k - 1].buf : NULL;
+        Py_ssize_t m = k ? views[k - 1].len / 4 : 0, j = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            while (j < m && prev[j] < cur[i]) {
+                j++;
+            }
+            if (j < m && prev[j] == cur[i]) {
+                continue;
+            }
+            values[at++] = cur[i];
+        }
+        counts[k] = at - start;
+    }
+    out = Py_BuildValue("(y#(nnn))", (const char *)values, at * (Py_ssize_t)sizeof(uint32_t),
+                        counts[0], counts[1], counts[2]);
+done:
+    for (int k = 0; k < got; k++) {
+        PyBuffer_Release(&views[k]);
+    }
+    PyMem_Free(values);
+    return out;
+}
+
+static inline uint32_t
+fmix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85EBCA6BU;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35U;
+    return h ^ (h >> 16);
+}
+
+static PyObject *
+nested_signatures(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* `_nested_signatures`: the MinHash (a * fmix32(h) + b mod 2**32, minimum over the
+       set) of the three nested sets `nested_parts` describes, as native uint32 bytes */
+    PyObject *vobj, *aobj, *bobj;
+    Py_ssize_t sizes[3];
+    Py_buffer v, a, b;
+    if (!PyArg_ParseTuple(args, "O(nnn)OO:nested_signatures", &vobj, &sizes[0], &sizes[1],
+                          &sizes[2], &aobj, &bobj)) {
+        return NULL;
+    }
+    if (u32_buffer(vobj, &v) < 0) {
+        return NULL;
+    }
+    if (u32_buffer(aobj, &a) < 0) {
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    if (u32_buffer(bobj, &b) < 0) {
+        PyBuffer_Release(&v);
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    PyObject *out = NULL;
+    Py_ssize_t width = a.len / 4;
+    if (b.len != a.len || sizes[0] < 0 || sizes[1] < 0 || sizes[2] < 0 ||
+        sizes[0] + sizes[1] + sizes[2] != v.len / 4) {
+        PyErr_SetString(PyExc_ValueError, "sizes do not match the values or permutations");
+        goto done;
+    }
+    out = PyBytes_FromStringAndSize(NULL, 3 * width * (Py_ssize_t)sizeof(uint32_t));
+    if (out == NULL) {
+        goto done;
+    }
+    uint32_t *sig = (uint32_t *)PyBytes_AS_STRING(out);
+    const uint32_t *pa = a.buf, *pb = b.buf, *pv = v.buf;
+    for (Py_ssize_t j = 0; j < width; j++) {
+        sig[j] = 0xFFFFFFFFU;
+    }
+    Py_ssize_t at = 0;
+    for (int k = 0; k < 3; k++) {
+        uint32_t *row = sig + k * width;
+        if (k) {
+            memcpy(row, row - width, (size_t)width * sizeof(uint32_t));
+        }
+        for (Py_ssize_t i = 0; i < sizes[k]; i++, at++) {
+            uint32_t h = fmix32(pv[at]);
+            for (Py_ssize_t j = 0; j < width; j++) {
+                uint32_t x = pa[j] * h + pb[j];
+                row[j] = x < row[j] ? x : row[j];
+            }
+        }
+    }
+done:
+    PyBuffer_Release(&v);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    return out;
+}
+
+static PyObject *
+inter_counts(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* for each sorted unique array of `arrays`, how many of its values the sorted unique
+       `ref` holds, and its length: two arrays of native int64 as bytes */
+    PyObject *refobj, *arrays;
+    Py_buffer ref;
+    if (!PyArg_ParseTuple(args, "OO!:inter_counts", &refobj, &PyList_Type, &arrays)) {
+        return NULL;
+    }
+    if (u32_buffer(refobj, &ref) < 0) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(arrays), m = ref.len / 4;
+    const uint32_t *r = ref.buf;
+    PyObject *counts = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    PyObject *lengths = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    PyObject *out = NULL;
+    if (counts == NULL || lengths == NULL) {
+        goto done;
+    }
+    int64_t *pc = (int64_t *)PyBytes_AS_STRING(counts), *pl = (int64_t *)PyBytes_AS_STRING(lengths);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_buffer view;
+        if (u32_buffer(PyList_GET_ITEM(arrays, k), &view) < 0) {
+            goto done;
+        }
+        const uint32_t *x = view.buf;
+        Py_ssize_t len = view.len / 4, i = 0, j = 0;
+        int64_t hits = 0;
+        while (i < len && j < m) {
+            if (x[i] < r[j]) {
+                i++;
+            }
+            else if (x[i] > r[j]) {
+                j++;
+            }
+            else {
+                hits++;
+                i++;
+                j++;
+            }
+        }
+        pc[k] = hits;
+        pl[k] = len;
+        PyBuffer_Release(&view);
+    }
+    out = PyTuple_Pack(2, counts, lengths);
+done:
+    PyBuffer_Release(&ref);
+    Py_XDECREF(counts);
+    Py_XDECREF(lengths);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(text, limit, lead, memo): ingest.minhash._tokenize's tokens, read in memo."},
+    {"sorted_unique", sorted_unique, METH_VARARGS,
+     "sorted_unique(*groups): each group of ints sorted without repeats, as uint32 bytes."},
+    {"nested_parts", nested_parts, METH_VARARGS,
+     "nested_parts(inner, middle, outer): ingest.minhash._nested_parts of sorted arrays."},
+    {"nested_signatures", nested_signatures, METH_VARARGS,
+     "nested_signatures(values, sizes, a, b): ingest.minhash._nested_signatures as bytes."},
+    {"inter_counts", inter_counts, METH_VARARGS,
+     "inter_counts(ref, arrays): ingest.dedup._inter_counts as int64 bytes."},
     {NULL, NULL, 0, NULL},
 };
 

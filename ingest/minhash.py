@@ -16,10 +16,7 @@ import numpy as np
 import Stemmer
 import xxhash
 
-try:
-    from ingest._speedups import scan as _scan
-except ImportError:  # built without a C compiler: the pure-Python tokenizer does it all
-    _scan = None
+from ingest import compiled
 
 NUM_PERM = 128
 LEAD_WORDS = 80  # content words of title + lead that feed the signature
@@ -314,6 +311,10 @@ def _nested_signatures(
     one matrix of the outer set's hashed values: a MinHash of a union is the element-wise
     minimum of its parts' MinHashes, so each set's is the previous one's folded with the
     minima over the values it adds."""
+    c = compiled.speedups
+    if c is not None:  # the same arithmetic in one C loop, without the matrix
+        flat = np.frombuffer(c.nested_signatures(values, sizes, *_permutations()), np.uint32)
+        return flat[:NUM_PERM], flat[NUM_PERM : 2 * NUM_PERM], flat[2 * NUM_PERM :]
     out = np.full((len(sizes), NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)
     if sizes[-1] + sizes[1] + sizes[0]:
         a, b = _permutations()
@@ -395,15 +396,16 @@ def _learn(tokens: list[str]) -> None:
 def _tokenize(text: str, limit: int, lead: int = 0) -> _Tokens:
     """`_tokenize_py`, by the compiled scanner when it is built (~5x faster on the farm;
     the same tokens: tests/test_features_equivalence.py runs both)."""
-    if _scan is None:
+    c = compiled.speedups
+    if c is None:
         return _tokenize_py(text, limit, lead)
     # a full memo is emptied before the first scan, never between the scans: the second
     # finds every token, those the first found and those it missed, read in between
     _bounded(_READING)  # type: ignore[arg-type]
-    out = _scan(text, limit, lead, _READING)
+    out = c.scan(text, limit, lead, _READING)
     if type(out) is list:
         _learn(list(dict.fromkeys(out)))
-        out = _scan(text, limit, lead, _READING)
+        out = c.scan(text, limit, lead, _READING)
     if type(out) is tuple:
         return _Tokens(*out)
     # None: a memo value the scanner does not take (never one `_learn` writes)
@@ -493,22 +495,43 @@ def features(title: str | None, body: str | None, *, signed: bool = True) -> Fea
     b = _tokenize(text, MAX_WORDS, LEAD_WORDS)
     n_lead, n_numbers, n_names = b.lead_counts
     title_h, body_h = t.hashes, b.hashes
-    title_set = set(title_h)
-    head = title_set.union(body_h[:HEAD_WORDS])
-    lead = title_set.union(body_h[:n_lead])  # holds the head: HEAD_WORDS <= LEAD_WORDS
-    parts = _nested_parts(title_set, head, lead)
-    numbers = set(t.numbers)
-    words, lead_a, title_a, numbers_a, lead_numbers, names, lead_names, quoted = _sorted_arrays(
-        lead.union(body_h),
-        lead,
-        title_set,
-        numbers.union(b.numbers),
-        numbers.union(b.numbers[:n_numbers]),
-        # headlines are often in Title Case: names come from the body only
-        set(b.names),
-        set(b.names[:n_names]),
-        set(_quoted_hashes(title) + _quoted_hashes(text)),  # no quote spans a line
-    )
+    quoted_h = _quoted_hashes(title) + _quoted_hashes(text)  # no quote spans a line
+    c = compiled.speedups
+    if c is not None:  # the sets below, made in C from the lists as they are
+        values, sizes = c.sorted_unique(
+            title_h + body_h,
+            title_h + body_h[:n_lead],
+            title_h,
+            t.numbers + b.numbers,
+            t.numbers + b.numbers[:n_numbers],
+            b.names,
+            b.names[:n_names],
+            quoted_h,
+            title_h + body_h[:HEAD_WORDS],
+        )
+        flat, arrays, at = np.frombuffer(values, dtype=np.uint32), [], 0
+        for n in sizes:
+            arrays.append(flat[at : at + n])
+            at += n
+        words, lead_a, title_a, numbers_a, lead_numbers, names, lead_names, quoted, head_a = arrays
+        parts = c.nested_parts(title_a, head_a, lead_a)
+    else:
+        title_set = set(title_h)
+        head = title_set.union(body_h[:HEAD_WORDS])
+        lead = title_set.union(body_h[:n_lead])  # holds the head: HEAD_WORDS <= LEAD_WORDS
+        parts = _nested_parts(title_set, head, lead)
+        numbers = set(t.numbers)
+        words, lead_a, title_a, numbers_a, lead_numbers, names, lead_names, quoted = _sorted_arrays(
+            lead.union(body_h),
+            lead,
+            title_set,
+            numbers.union(b.numbers),
+            numbers.union(b.numbers[:n_numbers]),
+            # headlines are often in Title Case: names come from the body only
+            set(b.names),
+            set(b.names[:n_names]),
+            set(quoted_h),
+        )
     unsigned = Features(
         words=words,
         lead=lead_a,

@@ -19,7 +19,7 @@ import pytest
 
 from benchmarks.eval_dedup import SETS
 from benchmarks.farm import documents
-from ingest import minhash
+from ingest import compiled, minhash
 from ingest.dropfolder import read_drop
 from ingest.feedparse import parse_feed
 from tests import reference_features as reference
@@ -31,9 +31,9 @@ Text = tuple[str | None, str | None]
 @pytest.fixture(autouse=True, params=["compiled", "python"])
 def tokenizer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "python":
-        monkeypatch.setattr(minhash, "_scan", None)
+        monkeypatch.setattr(compiled, "speedups", None)
     else:
-        assert minhash._scan is not None, "ingest._speedups is not built: pip install -e ."
+        assert compiled.speedups is not None, "ingest._speedups is not built: pip install -e ."
     monkeypatch.setattr(minhash, "_READING", {})
     monkeypatch.setattr(minhash, "_STEM_HASH", {})
     return str(request.param)
@@ -280,10 +280,21 @@ def test_the_scanner_names_the_tokens_it_cannot_read_yet(tokenizer: str) -> None
         return
     from ingest._speedups import scan
 
-    assert scan("Alpha, beta 1,000 and beta", 10, 0, {}) == ["Alpha", "beta", "1,000", "and", "beta"]
+    assert scan("Alpha, beta 1,000 and beta", 10, 0, {}) == [
+        "Alpha",
+        "beta",
+        "1,000",
+        "and",
+        "beta",
+    ]
     memo = {"Alpha": ("alpha", True, 7), "beta": None, "1,000": 5, "and": None}
     assert scan("Alpha, beta 1,000 and beta", 10, 1, memo) == ([7], [5], [], (1, 0, 0))
-    assert scan("x Alpha", 10, 0, {"x": None, "Alpha": ("alpha", True, 7)}) == ([7], [], [7], (1, 0, 1))
+    assert scan("x Alpha", 10, 0, {"x": None, "Alpha": ("alpha", True, 7)}) == (
+        [7],
+        [],
+        [7],
+        (1, 0, 1),
+    )
     assert scan("Alpha", 10, 0, {"Alpha": 3}) is None  # a number's reading for a word
     with pytest.raises(TypeError):
         scan("Alpha", 10, 0, [])

@@ -1,0 +1,109 @@
+"""The compiled helpers (ingest/_speedups.c) equal the Python and numpy code they stand in
+for, on random input at the edges (empty sets, repeats, the uint32 extremes), and name
+what is wrong with input they cannot take. The tokenizer has its own equivalence tests
+(test_features_equivalence.py, which runs every case both ways)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from ingest import compiled, dedup, minhash
+
+c = compiled.speedups
+
+
+@pytest.fixture(autouse=True)
+def _built() -> None:
+    assert c is not None, "ingest._speedups is not built: pip install -e ."
+
+
+def _values(rng: random.Random, n: int) -> list[int]:
+    pool = [0, 1, 2, 0xFFFFFFFF, 0xFFFFFFFE, 0x80000000]
+    return [rng.choice(pool) if rng.random() < 0.2 else rng.getrandbits(32) for _ in range(n)]
+
+
+def _sorted(rng: random.Random, n: int, pool: list[int]) -> np.ndarray:
+    picked = {rng.choice(pool) for _ in range(n)} if pool else set()
+    return np.array(sorted(picked), dtype=np.uint32)
+
+
+def test_sorted_unique_is_numpy_unique_of_each_group() -> None:
+    rng = random.Random(1)
+    for _ in range(300):
+        groups = [_values(rng, rng.choice((0, 1, 2, 5, 60, 700))) for _ in range(rng.randint(0, 9))]
+        groups = [g + g[: rng.randint(0, len(g))] for g in groups]  # repeats
+        data, sizes = c.sorted_unique(*groups)
+        flat = np.frombuffer(data, dtype=np.uint32)
+        assert list(sizes) == [len(set(g)) for g in groups]
+        at = 0
+        for g, n in zip(groups, sizes, strict=True):
+            assert np.array_equal(flat[at : at + n], np.unique(np.array(g, dtype=np.uint32)))
+            at += n
+        assert at == len(flat)
+
+
+def test_nested_parts_and_signatures_equal_the_numpy_ones() -> None:
+    rng = random.Random(2)
+    a, b = minhash._permutations()
+    for _ in range(300):
+        pool = _values(rng, 400)
+        inner = set(rng.sample(pool, rng.choice((0, 1, 10, 60))))
+        middle = inner | set(rng.sample(pool, rng.choice((0, 1, 30))))
+        outer = middle | set(rng.sample(pool, rng.choice((0, 1, 80))))
+        arrays = [np.array(sorted(s), dtype=np.uint32) for s in (inner, middle, outer)]
+        values, sizes = c.nested_parts(*arrays)
+        want_values, want_sizes = minhash._nested_parts(inner, middle, outer)
+        assert sizes == want_sizes
+        got = np.frombuffer(values, dtype=np.uint32)
+        want = np.frombuffer(want_values, dtype="<u4")
+        starts = [0, sizes[0], sizes[0] + sizes[1], sum(sizes)]
+        for k in range(3):  # the same values in each part; the order is the set's
+            part = slice(starts[k], starts[k + 1])
+            assert sorted(got[part].tolist()) == sorted(want[part].tolist())
+        signed = np.frombuffer(c.nested_signatures(got, sizes, a, b), dtype=np.uint32)
+        monkey = compiled.speedups
+        try:
+            compiled.speedups = None
+            reference = minhash._nested_signatures(want.astype(np.uint32), want_sizes)
+        finally:
+            compiled.speedups = monkey
+        assert np.array_equal(signed, np.concatenate(reference))
+
+
+def test_inter_counts_equal_numpy_membership() -> None:
+    rng = random.Random(3)
+    for _ in range(300):
+        pool = _values(rng, rng.choice((1, 50, 500)))
+        ref = _sorted(rng, rng.choice((0, 1, 40, 300)), pool)
+        arrays = [
+            _sorted(rng, rng.choice((0, 1, 20, 200)), pool) for _ in range(rng.randint(0, 12))
+        ]
+        counts, lengths = c.inter_counts(ref, arrays)
+        got = np.frombuffer(counts, dtype=np.int64).tolist()
+        want = [len(np.intersect1d(ref, x)) for x in arrays]
+        assert got == want
+        assert np.frombuffer(lengths, dtype=np.int64).tolist() == [len(x) for x in arrays]
+        assert [int(v) for v in dedup._inter_counts(ref, arrays)[0]] == want
+
+
+def test_input_it_cannot_take_is_named() -> None:
+    with pytest.raises(OverflowError, match="uint32"):
+        c.sorted_unique([1 << 32])
+    with pytest.raises(OverflowError):
+        c.sorted_unique([-1])
+    with pytest.raises(TypeError, match="sequences"):
+        c.sorted_unique(5)
+    with pytest.raises(TypeError, match="uint32"):
+        c.inter_counts(np.zeros(3, dtype=np.int64), [])
+    with pytest.raises(TypeError, match="uint32"):
+        c.inter_counts(np.zeros(3, dtype=np.uint32), [np.zeros(2, dtype=np.float32)])
+    with pytest.raises(TypeError, match="uint32"):
+        c.nested_parts(np.zeros(3, dtype=">u4"), np.zeros(0, np.uint32), np.zeros(0, np.uint32))
+    a, b = minhash._permutations()
+    with pytest.raises(ValueError, match="sizes"):
+        c.nested_signatures(np.zeros(3, dtype=np.uint32), (1, 1, 2), a, b)
+    with pytest.raises(ValueError, match="sizes"):
+        c.nested_signatures(np.zeros(3, dtype=np.uint32), (1, 1, 1), a, b[:5])
