@@ -120,3 +120,24 @@ def test_cancelling_a_job_stops_its_worker(pool: ParsePool) -> None:
 
     asyncio.run(cancel_soon())
     assert run(pool, pid) != before
+
+
+@pytest.mark.parametrize("started", [True, False])
+def test_the_pipes_hold_a_whole_feed_and_its_result(pool: ParsePool, started: bool) -> None:
+    """Widened once the pool is up, whether `start` or the first task started it: a
+    task and its result then cross without the worker waiting on this process's GIL.
+    Several megabytes still cross whole (in several turns)."""
+    import fcntl
+    from pathlib import Path
+
+    from ingest.parsepool import PIPE_BYTES
+
+    if started:
+        pool.start()
+    big = os.urandom(3 * PIPE_BYTES)
+    assert run(pool, echo, big) == big
+    cap = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    assert pool.pipe_bytes == (PIPE_BYTES if cap >= PIPE_BYTES else 0)
+    channel = pool._pool._pool_manager.worker_manager.pool_channel  # type: ignore[attr-defined]
+    for conn in (channel.reader, channel.writer):
+        assert fcntl.fcntl(conn.fileno(), fcntl.F_GETPIPE_SZ) == max(pool.pipe_bytes, 65536)
