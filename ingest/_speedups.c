@@ -14,7 +14,8 @@
  *
  * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
  * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts
- * counts a query's overlap with each candidate (`dedup._inter_counts`). Arrays come and
+ * counts a query's overlap with each candidate (`dedup._inter_counts`); bucket_insert is
+ * the loop of `lsh.BucketIndex.insert` over a copy's keys. Arrays come and
  * go as native uint32 (int64 for counts) in buffers and bytes, so numpy is not needed
  * to build this.
  */
@@ -523,6 +524,99 @@ done:
     return out;
 }
 
+/* -- LSH buckets ---------------------------------------------------------------------- */
+
+static PyObject *
+bucket_insert(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* `BucketIndex.insert`'s loop over a copy's keys: `pending` maps a key to its oldest
+       pending copy, `later` to the later ones; `in_runs` (None: none) counts each key's
+       pairs in the sorted runs; a bucket about to hold `keep` copies first has
+       `make_room(key)` called, as the Python loop does */
+    PyObject *pending, *later, *keys, *in_runs, *entry, *make_room;
+    Py_ssize_t keep;
+    if (!PyArg_ParseTuple(args, "O!O!O!OOnO:bucket_insert", &PyDict_Type, &pending, &PyDict_Type,
+                          &later, &PyList_Type, &keys, &in_runs, &entry, &keep, &make_room)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    if (in_runs != Py_None && (!PyList_Check(in_runs) || PyList_GET_SIZE(in_runs) != n)) {
+        PyErr_SetString(PyExc_TypeError, "in_runs must be None or a list as long as keys");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t runs = 0;
+        if (in_runs != Py_None) {
+            runs = PyLong_AsSsize_t(PyList_GET_ITEM(in_runs, i));
+            if (runs == -1 && PyErr_Occurred()) {
+                return NULL;
+            }
+        }
+        PyObject *k = Py_NewRef(PyList_GET_ITEM(keys, i));
+        PyObject *first = PyDict_GetItemWithError(pending, k);
+        int ok = 0;
+        if (first == NULL) {
+            if (PyErr_Occurred()) {
+                goto next;
+            }
+            if (runs >= keep) {
+                PyObject *r = PyObject_CallOneArg(make_room, k);
+                if (r == NULL) {
+                    goto next;
+                }
+                Py_DECREF(r);
+            }
+            ok = PyDict_SetItem(pending, k, entry) == 0;
+            goto next;
+        }
+        PyObject *more = PyDict_GetItemWithError(later, k); /* borrowed */
+        if (more == NULL && PyErr_Occurred()) {
+            goto next;
+        }
+        if (more != NULL && !PyList_Check(more)) {
+            PyErr_SetString(PyExc_TypeError, "later must map keys to lists");
+            goto next;
+        }
+        if (runs + 1 + (more ? PyList_GET_SIZE(more) : 0) >= keep) {
+            PyObject *r = PyObject_CallOneArg(make_room, k);
+            if (r == NULL) {
+                goto next;
+            }
+            Py_DECREF(r);
+            int held = PyDict_Contains(pending, k);
+            if (held < 0) {
+                goto next;
+            }
+            if (!held) { /* the pending copy it held left */
+                ok = PyDict_SetItem(pending, k, entry) == 0;
+                goto next;
+            }
+            more = PyDict_GetItemWithError(later, k);
+            if (more == NULL && PyErr_Occurred()) {
+                goto next;
+            }
+        }
+        if (more == NULL) {
+            PyObject *one = PyList_New(1);
+            if (one == NULL) {
+                goto next;
+            }
+            PyList_SET_ITEM(one, 0, Py_NewRef(entry));
+            ok = PyDict_SetItem(later, k, one) == 0;
+            Py_DECREF(one);
+        }
+        else {
+            ok = PyList_Append(more, entry) == 0;
+        }
+    next:
+        Py_DECREF(k);
+        if (!ok) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(text, limit, lead, memo): ingest.minhash._tokenize's tokens, read in memo."},
@@ -534,6 +628,8 @@ static PyMethodDef methods[] = {
      "nested_signatures(values, sizes, a, b): ingest.minhash._nested_signatures as bytes."},
     {"inter_counts", inter_counts, METH_VARARGS,
      "inter_counts(ref, arrays): ingest.dedup._inter_counts as int64 bytes."},
+    {"bucket_insert", bucket_insert, METH_VARARGS,
+     "bucket_insert(pending, later, keys, in_runs, entry, keep, make_room): the insert loop."},
     {NULL, NULL, 0, NULL},
 };
 

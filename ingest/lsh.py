@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ingest import compiled
+
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _NO_KEYS = np.zeros(0, dtype=np.uint64)
 _NO_IDS = np.zeros(0, dtype=np.uint32)
@@ -208,35 +210,42 @@ class BucketIndex:
         if entry_id in self._dead:
             self._compact()  # the pairs of its earlier life must not come back with it
         key_list: list[int] = keys.tolist()
-        in_runs: Iterable[int] = itertools.repeat(0)
+        total: np.ndarray | None = None  # each key's pairs in the runs
         for _, at, lo, hi in self._ranges(keys):
             counts = hi - lo
             if counts.any():
-                if not isinstance(in_runs, list):
-                    in_runs = [0] * len(key_list)
-                which = range(len(counts)) if at is None else at.tolist()
-                for i, n in zip(which, counts.tolist(), strict=True):
-                    in_runs[i] += n
+                if total is None:
+                    total = np.zeros(len(key_list), dtype=np.intp)
+                if at is None:
+                    total += counts
+                else:  # the keys the bitmap let through, each once
+                    total[at] += counts
+        runs: list[int] | None = None if total is None else total.tolist()
         pending, later = self._pending, self._later
         keep = self._keep
-        for k, n in zip(key_list, in_runs, strict=False):
-            first = pending.get(k)
-            if first is None:
-                if n >= keep:
-                    self._make_room(k)
-                pending[k] = entry_id
-                continue
-            more = later.get(k)
-            if n + 1 + (len(more) if more else 0) >= keep:
-                self._make_room(k)
-                if k not in pending:  # the pending copy it held left
+        c = compiled.speedups
+        if c is not None:  # the loop below in C (~100 keys a copy)
+            c.bucket_insert(pending, later, key_list, runs, entry_id, keep, self._make_room)
+        else:
+            in_runs: Iterable[int] = itertools.repeat(0) if runs is None else runs
+            for k, n in zip(key_list, in_runs, strict=False):
+                first = pending.get(k)
+                if first is None:
+                    if n >= keep:
+                        self._make_room(k)
                     pending[k] = entry_id
                     continue
                 more = later.get(k)
-            if more is None:
-                later[k] = [entry_id]
-            else:
-                more.append(entry_id)
+                if n + 1 + (len(more) if more else 0) >= keep:
+                    self._make_room(k)
+                    if k not in pending:  # the pending copy it held left
+                        pending[k] = entry_id
+                        continue
+                    more = later.get(k)
+                if more is None:
+                    later[k] = [entry_id]
+                else:
+                    more.append(entry_id)
         self._fresh[entry_id] = key_list
         self._pending_pairs += len(key_list)
         if self._pending_pairs >= self.pending_max:
