@@ -2,15 +2,15 @@
  * code there is the fallback and the reference (tests/test_features_equivalence.py and
  * tests/test_speedups.py run both). ingest/compiled.py imports it, or gives None.
  *
- * scan(text, limit, lead, memo) walks `text` token by token as ingest.minhash's
+ * scan(text, limit, lead, memo, learn) walks `text` token by token as ingest.minhash's
  * `_SPLIT` regex splits it (Unicode rules: a word is letters joined by - ' or ’, a
  * number is digits with thousands groups and a decimal part) and reads each token in
- * `memo` (raw token -> None, a number's hash, or (word, capitalised, stem hash)). It
- * stops at the `limit`-th content word. It returns what `_tokenize` builds:
- * (stem hashes, number hashes, name hashes, (words, numbers, names) read when the
- * `lead`-th content word was), or, when some tokens are not in `memo` yet, the list of
- * those tokens (the caller reads them into the memo and calls again), or None when a
- * memo value is of a shape the Python code would not accept (the caller then runs it).
+ * `memo` (raw token -> None, a number's hash, or (word, capitalised, stem hash)), or,
+ * for a token not in it yet, by `learn(token)`, which puts it there. It stops at the
+ * `limit`-th content word. It returns what `_tokenize` builds: (stem hashes, number
+ * hashes, name hashes, (words, numbers, names) read when the `lead`-th content word
+ * was), or None when a reading is of a shape the Python code would not accept (the
+ * caller then runs that).
  *
  * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
  * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts
@@ -133,16 +133,16 @@ number_end(int kind, const void *data, Py_ssize_t n, Py_ssize_t pos)
 static PyObject *
 scan(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *text, *memo;
+    PyObject *text, *memo, *learn;
     Py_ssize_t limit, lead;
-    if (!PyArg_ParseTuple(args, "UnnO!:scan", &text, &limit, &lead, &PyDict_Type, &memo)) {
+    if (!PyArg_ParseTuple(args, "UnnO!O:scan", &text, &limit, &lead, &PyDict_Type, &memo, &learn)) {
         return NULL;
     }
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     PyObject *hashes = PyList_New(0), *numbers = PyList_New(0), *names = PyList_New(0);
-    PyObject *missing = NULL, *result = NULL;
+    PyObject *result = NULL, *value = NULL;
     if (hashes == NULL || numbers == NULL || names == NULL) {
         goto done;
     }
@@ -171,24 +171,24 @@ scan(PyObject *Py_UNUSED(module), PyObject *args)
         if (tok == NULL) {
             goto done;
         }
-        PyObject *value = PyDict_GetItemWithError(memo, tok); /* borrowed */
-        if (value == NULL) {
-            if (PyErr_Occurred() ||
-                (missing == NULL && (missing = PyList_New(0)) == NULL) ||
-                PyList_Append(missing, tok) < 0) {
-                Py_DECREF(tok);
-                goto done;
-            }
-            Py_DECREF(tok);
-            continue;
+        Py_CLEAR(value);
+        value = PyDict_GetItemWithError(memo, tok);
+        if (value != NULL) {
+            Py_INCREF(value);
+        }
+        else if (!PyErr_Occurred()) {
+            value = PyObject_CallOneArg(learn, tok); /* reads it, and puts it in memo */
         }
         Py_DECREF(tok);
+        if (value == NULL) {
+            goto done;
+        }
         if (!is_word) {
             if (!PyLong_CheckExact(value)) {
                 result = Py_NewRef(Py_None);
                 goto done;
             }
-            if (missing == NULL && PyList_Append(numbers, value) < 0) {
+            if (PyList_Append(numbers, value) < 0) {
                 goto done;
             }
             continue;
@@ -201,9 +201,6 @@ scan(PyObject *Py_UNUSED(module), PyObject *args)
             goto done;
         }
         words++;
-        if (missing != NULL) {
-            continue; /* only counting words now, to stop where the Python code would */
-        }
         PyObject *hash = PyTuple_GET_ITEM(value, 2);
         if (PyList_Append(hashes, hash) < 0) {
             goto done;
@@ -226,10 +223,6 @@ scan(PyObject *Py_UNUSED(module), PyObject *args)
             lead_names = PyList_GET_SIZE(names);
         }
     }
-    if (missing != NULL) {
-        result = Py_NewRef(missing);
-        goto done;
-    }
     if (lead <= 0 || lead_numbers < 0) {
         lead = PyList_GET_SIZE(hashes);
         lead_numbers = PyList_GET_SIZE(numbers);
@@ -237,13 +230,12 @@ scan(PyObject *Py_UNUSED(module), PyObject *args)
     }
     result = Py_BuildValue("(OOO(nnn))", hashes, numbers, names, lead, lead_numbers, lead_names);
 done:
+    Py_XDECREF(value);
     Py_XDECREF(hashes);
     Py_XDECREF(numbers);
     Py_XDECREF(names);
-    Py_XDECREF(missing);
     return result;
 }
-
 
 /* -- sorted uint32 arrays ----------------------------------------------------------- */
 
@@ -619,7 +611,7 @@ bucket_insert(PyObject *Py_UNUSED(module), PyObject *args)
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(text, limit, lead, memo): ingest.minhash._tokenize's tokens, read in memo."},
+     "scan(text, limit, lead, memo, learn): ingest.minhash._tokenize's tokens."},
     {"sorted_unique", sorted_unique, METH_VARARGS,
      "sorted_unique(*groups): each group of ints sorted without repeats, as uint32 bytes."},
     {"nested_parts", nested_parts, METH_VARARGS,

@@ -282,7 +282,7 @@ class BucketIndex:
             if run.dropped:
                 at = at[run.live[at]]
             ids: list[int] = run.ids[at].tolist()
-            found.extend([i for i in ids if i not in dead] if dead else ids)
+            found.extend(itertools.filterfalse(dead.__contains__, ids) if dead else ids)
         if self._pending:
             key_list = keys.tolist()
             firsts = map(self._pending.get, key_list)  # at C speed: most are in none

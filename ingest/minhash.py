@@ -382,6 +382,20 @@ def _read(tokens: list[str | None]) -> list[_Reading]:
         return list(map(memo.__getitem__, tokens))
 
 
+def _learn_one(token: str) -> _Reading:
+    """The reading of a token not in the memo, put there (what `_learn` does for one,
+    for the compiled scanner, which asks as it meets each)."""
+    r = _reading(token)
+    if isinstance(r, tuple):
+        value: _Reading = (*r, _stem_hashes([r[0]])[0])
+    elif r is None:
+        value = None
+    else:
+        value = _h(r)
+    _READING[token] = value
+    return value
+
+
 def _learn(tokens: list[str]) -> None:
     """Put the readings of these tokens, none of them in the memo, into it."""
     memo = _READING
@@ -399,17 +413,12 @@ def _tokenize(text: str, limit: int, lead: int = 0) -> _Tokens:
     c = compiled.speedups
     if c is None:
         return _tokenize_py(text, limit, lead)
-    # a full memo is emptied before the first scan, never between the scans: the second
-    # finds every token, those the first found and those it missed, read in between
+    # a full memo is emptied before the scan, never during it
     _bounded(_READING)  # type: ignore[arg-type]
-    out = c.scan(text, limit, lead, _READING)
-    if type(out) is list:
-        _learn(list(dict.fromkeys(out)))
-        out = c.scan(text, limit, lead, _READING)
-    if type(out) is tuple:
-        return _Tokens(*out)
-    # None: a memo value the scanner does not take (never one `_learn` writes)
-    return _tokenize_py(text, limit, lead)
+    out = c.scan(text, limit, lead, _READING, _learn_one)
+    if out is None:  # a reading of another shape (a word read as a number): Python decides
+        return _tokenize_py(text, limit, lead)
+    return _Tokens(*out)
 
 
 def _tokenize_py(text: str, limit: int, lead: int = 0) -> _Tokens:

@@ -272,29 +272,34 @@ def test_ascii_texts_split_by_the_ascii_pattern_read_the_same() -> None:
     assert _assert_equal(texts) == len(texts)
 
 
-def test_the_scanner_names_the_tokens_it_cannot_read_yet(tokenizer: str) -> None:
-    """A token missing from the memo comes back by name, every such token of the text at
-    once (so one reading and one more scan suffice); a memo value of another shape makes
-    it hand the text back to the Python tokenizer (None) rather than guess."""
+def test_the_scanner_asks_for_the_tokens_it_cannot_read_yet(tokenizer: str) -> None:
+    """A token missing from the memo is read by the `learn` callback, once per scan it
+    is missing from, as the scanner meets it; a reading of another shape makes it hand
+    the text back to the Python tokenizer (None) rather than guess; an error in `learn`
+    comes through."""
     if tokenizer == "python":
         return
     from ingest._speedups import scan
 
-    assert scan("Alpha, beta 1,000 and beta", 10, 0, {}) == [
-        "Alpha",
-        "beta",
-        "1,000",
-        "and",
-        "beta",
-    ]
-    memo = {"Alpha": ("alpha", True, 7), "beta": None, "1,000": 5, "and": None}
-    assert scan("Alpha, beta 1,000 and beta", 10, 1, memo) == ([7], [5], [], (1, 0, 0))
-    assert scan("x Alpha", 10, 0, {"x": None, "Alpha": ("alpha", True, 7)}) == (
+    asked: list[str] = []
+    readings = {"Alpha": ("alpha", True, 7), "beta": None, "1,000": 5, "and": None}
+
+    def learn(token: str) -> object:
+        asked.append(token)
+        memo[token] = readings[token]
+        return readings[token]
+
+    memo: dict[str, object] = {}
+    assert scan("Alpha, beta 1,000 and beta", 10, 1, memo, learn) == ([7], [5], [], (1, 0, 0))
+    assert asked == ["Alpha", "beta", "1,000", "and"]
+    assert scan("x Alpha", 10, 0, {"x": None, "Alpha": ("alpha", True, 7)}, learn) == (
         [7],
         [],
         [7],
         (1, 0, 1),
     )
-    assert scan("Alpha", 10, 0, {"Alpha": 3}) is None  # a number's reading for a word
+    assert scan("Alpha", 10, 0, {"Alpha": 3}, learn) is None  # a number's reading for a word
+    with pytest.raises(KeyError):
+        scan("Gamma", 10, 0, {}, learn)
     with pytest.raises(TypeError):
-        scan("Alpha", 10, 0, [])
+        scan("Alpha", 10, 0, [], learn)
