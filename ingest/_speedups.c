@@ -15,7 +15,8 @@
  * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
  * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts
  * counts a query's overlap with each candidate (`dedup._inter_counts`); bucket_insert is
- * the loop of `lsh.BucketIndex.insert` over a copy's keys. Arrays come and
+ * the loop of `lsh.BucketIndex.insert` over a copy's keys; starts picks the words
+ * `topics.Matcher.find` looks at. Arrays come and
  * go as native uint32 (int64 for counts) in buffers and bytes, so numpy is not needed
  * to build this.
  */
@@ -609,6 +610,52 @@ bucket_insert(PyObject *Py_UNUSED(module), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* -- topic phrases -------------------------------------------------------------------- */
+
+static PyObject *
+starts(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* the positions in `tokens` worth a look by `Matcher.find`: a token not in `cache`
+       yet, or one whose cached entry is truthy (it starts a phrase) */
+    PyObject *tokens, *cache;
+    if (!PyArg_ParseTuple(args, "O!O!:starts", &PyList_Type, &tokens, &PyDict_Type, &cache)) {
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(tokens);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *entry = PyDict_GetItemWithError(cache, PyList_GET_ITEM(tokens, i));
+        int look;
+        if (entry == NULL) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            look = 1;
+        }
+        else {
+            look = PyObject_IsTrue(entry);
+            if (look < 0) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        }
+        if (look) {
+            PyObject *at = PyLong_FromSsize_t(i);
+            if (at == NULL || PyList_Append(out, at) < 0) {
+                Py_XDECREF(at);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(at);
+        }
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(text, limit, lead, memo, learn): ingest.minhash._tokenize's tokens."},
@@ -622,6 +669,8 @@ static PyMethodDef methods[] = {
      "inter_counts(ref, arrays): ingest.dedup._inter_counts as int64 bytes."},
     {"bucket_insert", bucket_insert, METH_VARARGS,
      "bucket_insert(pending, later, keys, in_runs, entry, keep, make_room): the insert loop."},
+    {"starts", starts, METH_VARARGS,
+     "starts(tokens, cache): the positions ingest.topics.Matcher.find looks at."},
     {NULL, NULL, 0, NULL},
 };
 

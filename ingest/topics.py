@@ -6,12 +6,13 @@ import hashlib
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from itertools import compress, repeat
 
 from db.models import TopicHit
+from ingest import compiled
 from ingest.rules import (
     ANY_LANGUAGE,
     DEFAULT_FIELD_WEIGHTS,
@@ -313,26 +314,28 @@ class Matcher:
         found: Found = {}
         n = len(tokens)
         cache, tails = self._token_cache, self._tails
-        # most words start no phrase: one lookup each, all in C (`map`), and `compress`
-        # keeps the positions worth a closer look: a word never seen (`_UNSEEN`) or one
-        # that starts a phrase (a non-empty entry); `_NOTHING` is falsy
-        entries = list(map(cache.get, tokens, repeat(_UNSEEN)))
-        for i in compress(range(n), entries):
-            entry = entries[i]
+        # most words start no phrase: one lookup each, all in C (the compiled `starts`,
+        # or `map` and `compress`), keeps the positions worth a closer look: a word never
+        # seen (`_UNSEEN`) or one that starts a phrase (a non-empty entry; `_NOTHING` is
+        # falsy). A word seen earlier in this text is in the cache by the time it is read.
+        c = compiled.speedups
+        if c is not None:
+            looks: Iterable[int] = c.starts(tokens, cache)
+        else:
+            looks = compress(range(n), map(cache.get, tokens, repeat(_UNSEEN)))
+        for i in looks:
+            tok = tokens[i]
+            entry = cache.get(tok, _UNSEEN)
             if entry is _UNSEEN:
-                tok = tokens[i]
-                # seen earlier in this text, after the lookups were made?
-                entry = cache.get(tok, _UNSEEN)
-                if entry is _UNSEEN:
-                    if len(cache) >= TOKEN_CACHE:
-                        cache.clear()
-                    entry = self._entry(tok)
-                    if not any(entry):
-                        entry = _NOTHING
-                    cache[tok] = entry
-                if not entry:
-                    continue
-            singles, pairs, stems, longer = entry  # type: ignore[misc]
+                if len(cache) >= TOKEN_CACHE:
+                    cache.clear()
+                entry = self._entry(tok)
+                if not any(entry):
+                    entry = _NOTHING
+                cache[tok] = entry
+            if not entry:
+                continue
+            singles, pairs, stems, longer = entry
             for pid in singles:
                 found.setdefault(pid, []).append(i)
             if i + 1 < n:

@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 import yaml
 
+from ingest import compiled
 from ingest.prepare import forget_seen
 from wiredesk.config import Config, load_config
 from wiredesk.desk import Desk
@@ -29,6 +30,17 @@ def _fresh_preparation() -> Iterator[None]:
     (`attach` would hand those back as `Seen`)."""
     forget_seen()
     yield
+
+
+@pytest.fixture(params=["compiled", "python"])
+def speedups(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the compiled helpers (ingest/_speedups.c) and again without them:
+    both paths must give the same answers. Fails, not skips, where they were not built."""
+    if request.param == "python":
+        monkeypatch.setattr(compiled, "speedups", None)
+    else:
+        assert compiled.speedups is not None, "ingest._speedups is not built: pip install -e ."
+    return str(request.param)
 
 
 def free_port() -> int:

@@ -14,6 +14,9 @@ from ingest.topics import Matcher
 from tests.conftest import write_config
 from wiredesk.config import ConfigError, parse_config
 
+# every case with the compiled phrase scan and with the Python one
+pytestmark = pytest.mark.usefixtures("speedups")
+
 
 def rule(tid: str = "t", threshold: float = 1, **kw: object) -> TopicRule:
     """A rule from `terms` written as in config.yaml: {term: weight} or {lang: {term: weight}}."""

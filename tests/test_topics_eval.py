@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.eval_topics import (
     GATED,
     evaluate_set,
@@ -11,6 +13,9 @@ from benchmarks.eval_topics import (
     tgcontest_check,
 )
 from tests.conftest import CORPUS
+
+# every case with the compiled phrase scan and with the Python one
+pytestmark = pytest.mark.usefixtures("speedups")
 
 
 def test_the_labelled_set_is_big_bilingual_and_hard() -> None:
