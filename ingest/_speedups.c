@@ -14,7 +14,7 @@
  *
  * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
  * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts
- * counts a query's overlap with each candidate (`dedup._inter_counts`); bucket_insert is
+ * counts a query's overlap with each candidate (`dedup._inter_counts`, `_inter`); bucket_insert is
  * the loop of `lsh.BucketIndex.insert` over a copy's keys; starts picks the words
  * `topics.Matcher.find` looks at. Arrays come and
  * go as native uint32 (int64 for counts) in buffers and bytes, so numpy is not needed
@@ -462,6 +462,48 @@ done:
     return out;
 }
 
+static Py_ssize_t
+merge_count(const uint32_t *x, Py_ssize_t len, const uint32_t *r, Py_ssize_t m)
+{
+    Py_ssize_t i = 0, j = 0, hits = 0;
+    while (i < len && j < m) {
+        if (x[i] < r[j]) {
+            i++;
+        }
+        else if (x[i] > r[j]) {
+            j++;
+        }
+        else {
+            hits++;
+            i++;
+            j++;
+        }
+    }
+    return hits;
+}
+
+static PyObject *
+inter_count(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* how many values two sorted unique arrays share (`dedup._inter`) */
+    PyObject *aobj, *bobj;
+    Py_buffer a, b;
+    if (!PyArg_ParseTuple(args, "OO:inter_count", &aobj, &bobj)) {
+        return NULL;
+    }
+    if (u32_buffer(aobj, &a) < 0) {
+        return NULL;
+    }
+    if (u32_buffer(bobj, &b) < 0) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    Py_ssize_t hits = merge_count(a.buf, a.len / 4, b.buf, b.len / 4);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    return PyLong_FromSsize_t(hits);
+}
+
 static PyObject *
 inter_counts(PyObject *Py_UNUSED(module), PyObject *args)
 {
@@ -489,23 +531,8 @@ inter_counts(PyObject *Py_UNUSED(module), PyObject *args)
         if (u32_buffer(PyList_GET_ITEM(arrays, k), &view) < 0) {
             goto done;
         }
-        const uint32_t *x = view.buf;
-        Py_ssize_t len = view.len / 4, i = 0, j = 0;
-        int64_t hits = 0;
-        while (i < len && j < m) {
-            if (x[i] < r[j]) {
-                i++;
-            }
-            else if (x[i] > r[j]) {
-                j++;
-            }
-            else {
-                hits++;
-                i++;
-                j++;
-            }
-        }
-        pc[k] = hits;
+        Py_ssize_t len = view.len / 4;
+        pc[k] = merge_count(view.buf, len, r, m);
         pl[k] = len;
         PyBuffer_Release(&view);
     }
@@ -665,6 +692,8 @@ static PyMethodDef methods[] = {
      "nested_parts(inner, middle, outer): ingest.minhash._nested_parts of sorted arrays."},
     {"nested_signatures", nested_signatures, METH_VARARGS,
      "nested_signatures(values, sizes, a, b): ingest.minhash._nested_signatures as bytes."},
+    {"inter_count", inter_count, METH_VARARGS,
+     "inter_count(a, b): ingest.dedup._inter, by merge."},
     {"inter_counts", inter_counts, METH_VARARGS,
      "inter_counts(ref, arrays): ingest.dedup._inter_counts as int64 bytes."},
     {"bucket_insert", bucket_insert, METH_VARARGS,

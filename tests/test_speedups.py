@@ -73,7 +73,7 @@ def test_nested_parts_and_signatures_equal_the_numpy_ones() -> None:
         assert np.array_equal(signed, np.concatenate(reference))
 
 
-def test_inter_counts_equal_numpy_membership() -> None:
+def test_inter_counts_equal_numpy_intersections() -> None:
     rng = random.Random(3)
     for _ in range(300):
         pool = _values(rng, rng.choice((1, 50, 500)))
@@ -87,6 +87,8 @@ def test_inter_counts_equal_numpy_membership() -> None:
         assert got == want
         assert np.frombuffer(lengths, dtype=np.int64).tolist() == [len(x) for x in arrays]
         assert [int(v) for v in dedup._inter_counts(ref, arrays)[0]] == want
+        assert [c.inter_count(ref, x) for x in arrays] == want
+        assert [c.inter_count(x, ref) for x in arrays] == want
 
 
 def test_input_it_cannot_take_is_named() -> None:
@@ -98,6 +100,8 @@ def test_input_it_cannot_take_is_named() -> None:
         c.sorted_unique(5)
     with pytest.raises(TypeError, match="uint32"):
         c.inter_counts(np.zeros(3, dtype=np.int64), [])
+    with pytest.raises(TypeError, match="uint32"):
+        c.inter_count(np.zeros(3, dtype=np.uint32), np.zeros(3, dtype=np.uint16))
     with pytest.raises(TypeError, match="uint32"):
         c.inter_counts(np.zeros(3, dtype=np.uint32), [np.zeros(2, dtype=np.float32)])
     with pytest.raises(TypeError, match="uint32"):
