@@ -524,7 +524,15 @@ def features(title: str | None, body: str | None, *, signed: bool = True) -> Fea
             at += n
         words, lead_a, title_a, numbers_a, lead_numbers, names, lead_names, quoted, head_a = arrays
         parts = c.nested_parts(title_a, head_a, lead_a)
+        # the fields' arrays lie end to end in `values` in `_ARRAYS` order, as `pack`
+        # would write them (little-endian: the compiled helpers run on no other)
+        kept = sizes[: len(_ARRAYS) - _SIGNATURES]
+        packed = (
+            _HEAD_STRUCT.pack(len(text.split()), int(marked), *kept, *[0] * _SIGNATURES)
+            + values[: 4 * sum(kept)]
+        )
     else:
+        packed = b""
         title_set = set(title_h)
         head = title_set.union(body_h[:HEAD_WORDS])
         lead = title_set.union(body_h[:n_lead])  # holds the head: HEAD_WORDS <= LEAD_WORDS
@@ -557,4 +565,6 @@ def features(title: str | None, body: str | None, *, signed: bool = True) -> Fea
         update=marked,
     )
     unsigned.__dict__["_parts"] = parts
+    if c is not None:
+        unsigned.__dict__["_packed"] = packed
     return unsigned.signed() if signed else unsigned

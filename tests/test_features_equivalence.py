@@ -42,6 +42,10 @@ def tokenizer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 def _differences(title: str | None, body: str | None) -> list[str]:
     got, want = minhash.features(title, body), reference.features(title, body)
     out = []
+    unsigned = minhash.features(title, body, signed=False)
+    fields = {k: v for k, v in unsigned.__dict__.items() if not k.startswith("_")}
+    if unsigned.pack() != minhash.Features(**fields).pack():  # the bytes it came with
+        out.append("pack")
     for field in dataclasses.fields(minhash.Features):
         a, b = getattr(got, field.name), getattr(want, field.name)
         if isinstance(b, np.ndarray):
