@@ -256,6 +256,29 @@ u32_buffer(PyObject *obj, Py_buffer *view)
     return 0;
 }
 
+/* `u32_buffer` of each of `n` objects; on failure none of them is held */
+static int
+u32_buffers(PyObject *const *objs, Py_buffer *views, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (u32_buffer(objs[k], &views[k]) < 0) {
+            while (k-- > 0) {
+                PyBuffer_Release(&views[k]);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void
+release_buffers(Py_buffer *views, int n)
+{
+    for (int k = 0; k < n; k++) {
+        PyBuffer_Release(&views[k]);
+    }
+}
+
 static int
 compare_u32(const void *a, const void *b)
 {
@@ -344,16 +367,11 @@ nested_parts(PyObject *Py_UNUSED(module), PyObject *args)
        and the three counts */
     PyObject *objs[3];
     Py_buffer views[3];
-    int got = 0;
     PyObject *out = NULL;
     uint32_t *values = NULL;
-    if (!PyArg_ParseTuple(args, "OOO:nested_parts", &objs[0], &objs[1], &objs[2])) {
+    if (!PyArg_ParseTuple(args, "OOO:nested_parts", &objs[0], &objs[1], &objs[2]) ||
+        u32_buffers(objs, views, 3) < 0) {
         return NULL;
-    }
-    for (; got < 3; got++) {
-        if (u32_buffer(objs[got], &views[got]) < 0) {
-            goto done;
-        }
     }
     Py_ssize_t total = 0, counts[3];
     for (int k = 0; k < 3; k++) {
@@ -384,9 +402,7 @@ nested_parts(PyObject *Py_UNUSED(module), PyObject *args)
     out = Py_BuildValue("(y#(nnn))", (const char *)values, at * (Py_ssize_t)sizeof(uint32_t),
                         counts[0], counts[1], counts[2]);
 done:
-    for (int k = 0; k < got; k++) {
-        PyBuffer_Release(&views[k]);
-    }
+    release_buffers(views, 3);
     PyMem_Free(values);
     return out;
 }
@@ -406,25 +422,15 @@ nested_signatures(PyObject *Py_UNUSED(module), PyObject *args)
 {
     /* `_nested_signatures`: the MinHash (a * fmix32(h) + b mod 2**32, minimum over the
        set) of the three nested sets `nested_parts` describes, as native uint32 bytes */
-    PyObject *vobj, *aobj, *bobj;
+    PyObject *objs[3]; /* values, a, b */
     Py_ssize_t sizes[3];
-    Py_buffer v, a, b;
-    if (!PyArg_ParseTuple(args, "O(nnn)OO:nested_signatures", &vobj, &sizes[0], &sizes[1],
-                          &sizes[2], &aobj, &bobj)) {
+    Py_buffer views[3];
+    if (!PyArg_ParseTuple(args, "O(nnn)OO:nested_signatures", &objs[0], &sizes[0], &sizes[1],
+                          &sizes[2], &objs[1], &objs[2]) ||
+        u32_buffers(objs, views, 3) < 0) {
         return NULL;
     }
-    if (u32_buffer(vobj, &v) < 0) {
-        return NULL;
-    }
-    if (u32_buffer(aobj, &a) < 0) {
-        PyBuffer_Release(&v);
-        return NULL;
-    }
-    if (u32_buffer(bobj, &b) < 0) {
-        PyBuffer_Release(&v);
-        PyBuffer_Release(&a);
-        return NULL;
-    }
+    Py_buffer v = views[0], a = views[1], b = views[2];
     PyObject *out = NULL;
     Py_ssize_t width = a.len / 4;
     if (b.len != a.len || sizes[0] < 0 || sizes[1] < 0 || sizes[2] < 0 ||
@@ -456,9 +462,7 @@ nested_signatures(PyObject *Py_UNUSED(module), PyObject *args)
         }
     }
 done:
-    PyBuffer_Release(&v);
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&b);
+    release_buffers(views, 3);
     return out;
 }
 
@@ -486,21 +490,14 @@ static PyObject *
 inter_count(PyObject *Py_UNUSED(module), PyObject *args)
 {
     /* how many values two sorted unique arrays share (`dedup._inter`) */
-    PyObject *aobj, *bobj;
-    Py_buffer a, b;
-    if (!PyArg_ParseTuple(args, "OO:inter_count", &aobj, &bobj)) {
+    PyObject *objs[2];
+    Py_buffer views[2];
+    if (!PyArg_ParseTuple(args, "OO:inter_count", &objs[0], &objs[1]) ||
+        u32_buffers(objs, views, 2) < 0) {
         return NULL;
     }
-    if (u32_buffer(aobj, &a) < 0) {
-        return NULL;
-    }
-    if (u32_buffer(bobj, &b) < 0) {
-        PyBuffer_Release(&a);
-        return NULL;
-    }
-    Py_ssize_t hits = merge_count(a.buf, a.len / 4, b.buf, b.len / 4);
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&b);
+    Py_ssize_t hits = merge_count(views[0].buf, views[0].len / 4, views[1].buf, views[1].len / 4);
+    release_buffers(views, 2);
     return PyLong_FromSsize_t(hits);
 }
 
