@@ -237,8 +237,8 @@ def measure_ingest(path: Path, n: int) -> dict[str, Any]:
         conn = sqlite3.connect(work)
         _move_window(conn, meta["generated_at"], time.time())
         conn.close()
-        # the copy leaves gigabytes of dirty pages at 1M: written back while the pass
-        # ran, they slowed it and the 10k pass after it (10k passes 549-989 us in one run)
+        # the copy leaves gigabytes of dirty pages at 1M: written back before the timed
+        # part, not during it
         os.sync()
         cfg_dir = Path(CACHE / "cfg")
         cfg_dir.mkdir(exist_ok=True)

@@ -505,6 +505,8 @@ def features(title: str | None, body: str | None, *, signed: bool = True) -> Fea
     n_lead, n_numbers, n_names = b.lead_counts
     title_h, body_h = t.hashes, b.hashes
     quoted_h = _quoted_hashes(title) + _quoted_hashes(text)  # no quote spans a line
+    length = len(text.split())
+    packed: bytes | None = None  # what `pack` will give, where it is known already
     c = compiled.speedups
     if c is not None:  # the sets below, made in C from the lists as they are
         values, sizes = c.sorted_unique(
@@ -528,11 +530,10 @@ def features(title: str | None, body: str | None, *, signed: bool = True) -> Fea
         # would write them (little-endian: the compiled helpers run on no other)
         kept = sizes[: len(_ARRAYS) - _SIGNATURES]
         packed = (
-            _HEAD_STRUCT.pack(len(text.split()), int(marked), *kept, *[0] * _SIGNATURES)
+            _HEAD_STRUCT.pack(length, int(marked), *kept, *[0] * _SIGNATURES)
             + values[: 4 * sum(kept)]
         )
     else:
-        packed = b""
         title_set = set(title_h)
         head = title_set.union(body_h[:HEAD_WORDS])
         lead = title_set.union(body_h[:n_lead])  # holds the head: HEAD_WORDS <= LEAD_WORDS
@@ -561,10 +562,10 @@ def features(title: str | None, body: str | None, *, signed: bool = True) -> Fea
         signature=_EMPTY,
         lead_signature=_EMPTY,
         title_signature=_EMPTY,
-        length=len(text.split()),
+        length=length,
         update=marked,
     )
     unsigned.__dict__["_parts"] = parts
-    if c is not None:
+    if packed is not None:
         unsigned.__dict__["_packed"] = packed
     return unsigned.signed() if signed else unsigned

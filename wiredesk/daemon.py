@@ -189,9 +189,9 @@ def run_daemon(desk: Desk, config_path: Path | None = None) -> None:
     # SIGTERM/SIGINT: cancel the running poll pass at once (what was parsed still commits),
     # so shutdown never waits for a slow fetch's deadline
     server.on_exit.append(desk.poller.stop)
-    # the workers start before any thread (forkserver), and what start-up built (config,
-    # the near-duplicate window, compiled rules) lives as long as the process: frozen,
-    # the collector stops walking it in every full collection (~0.1 s of a first poll)
+    # the workers start now, not at the first poll, and what start-up built (config, the
+    # near-duplicate window, compiled rules) lives as long as the process: frozen, the
+    # collector stops walking it in every full collection (~0.1 s of a first poll)
     desk.start_workers()
     gc.freeze()
     scheduler.start()
