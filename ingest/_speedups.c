@@ -1,6 +1,7 @@
-/* Compiled inner loops of ingest.minhash and ingest.dedup; the pure-Python and numpy
- * code there is the fallback and the reference (tests/test_features_equivalence.py and
- * tests/test_speedups.py run both). ingest/compiled.py imports it, or gives None.
+/* Compiled inner loops of ingest.minhash, ingest.dedup, ingest.lsh and ingest.topics;
+ * the pure-Python and numpy code there is the fallback and the reference (the tests run
+ * both: tests/test_features_equivalence.py, tests/test_speedups.py and the `speedups`
+ * fixture). ingest/compiled.py imports this module, or gives None where it was not built.
  *
  * scan(text, limit, lead, memo, learn) walks `text` token by token as ingest.minhash's
  * `_SPLIT` regex splits it (Unicode rules: a word is letters joined by - ' or ’, a
@@ -13,12 +14,11 @@
  * caller then runs that).
  *
  * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
- * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts
- * counts a query's overlap with each candidate (`dedup._inter_counts`, `_inter`); bucket_insert is
- * the loop of `lsh.BucketIndex.insert` over a copy's keys; starts picks the words
- * `topics.Matcher.find` looks at. Arrays come and
- * go as native uint32 (int64 for counts) in buffers and bytes, so numpy is not needed
- * to build this.
+ * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts and
+ * inter_count count a query's overlap with candidates (`dedup._inter_counts`, `_inter`);
+ * bucket_insert is the loop of `lsh.BucketIndex.insert` over a copy's keys; starts picks
+ * the words `topics.Matcher.find` looks at. Arrays come and go as native uint32 (int64
+ * for counts) in buffers and bytes, so numpy is not needed to build this.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
