@@ -23,36 +23,6 @@ WRITER_PRAGMAS = (
     "wal_autocheckpoint = 16000",
     f"journal_size_limit = {64 << 20}",
 )
-CHECKPOINT_EVERY = 0.5  # seconds between the background checkpointer's passes
-
-
-class _Checkpointer:
-    """Copies committed WAL frames back into the database file every `interval` seconds,
-    from a thread and a connection of its own: a PASSIVE checkpoint waits for no one and
-    no one waits for it. The writer's own automatic checkpoint (every 4,000 pages) ran
-    inside the commit that crossed the mark, copying and syncing ~64 MB while the
-    single writer stood still: ~0.2-0.5 s of a 6 s first poll."""
-
-    def __init__(self, path: Path, interval: float = CHECKPOINT_EVERY) -> None:
-        self._path = path
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA busy_timeout = 30000")
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="wiredesk-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            except sqlite3.Error as exc:  # a full disk: the writer's own checkpoint remains
-                log.warning("event=checkpoint_failed path=%s error=%r", self._path, str(exc))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._conn.close()
 
 
 class StoreError(Exception):
@@ -70,6 +40,37 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
+
+
+CHECKPOINT_EVERY = 0.5  # seconds between the background checkpointer's passes
+
+
+class _Checkpointer:
+    """Copies committed WAL frames back into the database file every `interval` seconds,
+    from a thread and a connection of its own: a PASSIVE checkpoint waits for no one and
+    no one waits for it. The writer's own automatic checkpoint (every 4,000 pages) ran
+    inside the commit that crossed the mark, copying and syncing ~64 MB while the
+    single writer stood still: ~0.2-0.5 s of a 6 s first poll."""
+
+    def __init__(self, path: Path, interval: float = CHECKPOINT_EVERY) -> None:
+        self._path = path
+        self._conn = _connect(path, readonly=False)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wiredesk-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error as exc:  # a full disk: the writer's own checkpoint remains
+                log.warning("event=checkpoint_failed path=%s error=%r", self._path, str(exc))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
 
 
 class Store:

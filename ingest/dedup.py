@@ -330,7 +330,7 @@ class Deduplicator:
     def look_up(self, copies: list[Features]) -> None:
         """Sign a batch of copies about to be queried and find their LSH buckets at once
         (`BucketIndex.look_up`); `find` and `add` then use what was found. Only for
-        copies that will be queried: signing one costs ~55 us."""
+        copies that will be queried: signing one costs ~30 us in numpy (5-8 compiled)."""
         self._batch.clear()
         many = []
         for f in copies:

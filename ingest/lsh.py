@@ -201,8 +201,7 @@ class BucketIndex:
         if len(flat) > self._keep:
             keep[: -self._keep] = flat[: -self._keep] != flat[self._keep :]
         self._big = _Run(flat[keep], owners[keep])
-        self._ranges_of = None
-        self._batch.clear()
+        self._runs_changed()
 
     def insert(self, entry_id: int, keys: np.ndarray) -> None:
         if not 0 <= entry_id <= MAX_ID:
@@ -398,14 +397,17 @@ class BucketIndex:
             self._big = self._merge(self._big, self._small)
             self._small = _Run()
             self._dead.clear()  # both runs are rid of them, and _pending never holds one
-        self._ranges_of = None
-        self._batch.clear()
+        self._runs_changed()
 
     def _compact(self) -> None:
         """Drop the pairs of removed copies from both runs."""
         self._big = _Run(*self._survivors(self._big))
         self._small = _Run(*self._survivors(self._small))
         self._dead.clear()
+        self._runs_changed()
+
+    def _runs_changed(self) -> None:
+        """The ranges found in the runs (the last copy's, a batch's) point nowhere now."""
         self._ranges_of = None
         self._batch.clear()
 

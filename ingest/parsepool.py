@@ -127,6 +127,12 @@ def _death_reason(exc: ProcessExpired, limits: Limits) -> str:
     return f"parse aborted: the parse worker died ({name})"
 
 
+def _worker_manager(pool: ProcessPool) -> Any:
+    """pebble's worker manager, which holds the workers and the pipes to them (pebble
+    has no public accessor for either); None if a pebble release moved it."""
+    return getattr(getattr(pool, "_pool_manager", None), "worker_manager", None)
+
+
 PIPE_BYTES = 1 << 20  # Linux's default cap for an unprivileged process (pipe-max-size)
 
 
@@ -139,8 +145,7 @@ def widen_pipes(pool: ProcessPool, size: int = PIPE_BYTES) -> int:
     thread to get the GIL from the writer (up to the 5 ms switch interval). The worker
     stood idle ~3 ms between feeds, 0.7 s of a 6 s first poll. With room for both, it
     writes its result and reads its next feed without waiting for this process."""
-    manager = getattr(pool, "_pool_manager", None)
-    channel = getattr(getattr(manager, "worker_manager", None), "pool_channel", None)
+    channel = getattr(_worker_manager(pool), "pool_channel", None)
     setter = getattr(fcntl, "F_SETPIPE_SZ", None)
     if channel is None or setter is None:  # not Linux, or a pebble that keeps them elsewhere
         log.info("event=parse_pipes_not_widened")
@@ -207,8 +212,7 @@ class ParsePool:
     def pids(self) -> list[int]:
         """The live workers' process ids (for benchmarks and the soak's memory report;
         pebble keeps them in its worker manager and has no public accessor)."""
-        manager = getattr(self._pool, "_pool_manager", None)
-        workers = getattr(getattr(manager, "worker_manager", None), "workers", {})
+        workers = getattr(_worker_manager(self._pool), "workers", {})
         return [int(pid) for pid in workers]
 
     def close(self) -> None:

@@ -112,7 +112,6 @@ class _GroupCommit:
         self.batch_items = batch_items
         self.linger = linger
         self._expected = 0  # sources of the pass not submitted yet
-        self._items = 0  # items waiting
         self._waiting: list[tuple[_Job, asyncio.Future[Summary]]] = []
         self._draining: asyncio.Task[None] | None = None
         self._more = asyncio.Event()  # enough waits, or nothing more is coming
@@ -125,14 +124,17 @@ class _GroupCommit:
         self._expected -= 1
         self._wake()
 
+    def _items(self) -> int:
+        """Items waiting."""
+        return sum(_count(job) for job, _ in self._waiting)
+
     def _wake(self) -> None:
-        if self._expected <= 0 or self._items >= self.batch_items:
+        if self._expected <= 0 or self._items() >= self.batch_items:
             self._more.set()
 
     async def submit(self, job: _Job) -> Summary:
         future: asyncio.Future[Summary] = asyncio.get_running_loop().create_future()
         self._waiting.append((job, future))
-        self._items += _count(job)
         self._expected -= 1
         self._wake()
         if self._draining is None or self._draining.done():
@@ -141,7 +143,7 @@ class _GroupCommit:
 
     async def _drain(self) -> None:
         while self._waiting:
-            if self.linger > 0 and self._expected > 0 and self._items < self.batch_items:
+            if self.linger > 0 and self._expected > 0 and self._items() < self.batch_items:
                 self._more.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._more.wait(), self.linger)
@@ -153,7 +155,6 @@ class _GroupCommit:
                 job, future = self._waiting.pop(0)
                 group.append((job, future))
                 items += _count(job)
-            self._items -= items
             log.debug("event=group_commit sources=%d items=%d", len(group), items)
             try:
                 results = await asyncio.to_thread(self.finish_group, [j for j, _ in group])
