@@ -4,10 +4,14 @@ store."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 
-def _db_size_after_writes(tmp_path: Path, interval: float, wait: float) -> tuple[int, int]:
+def _db_size_after_writes(
+    tmp_path: Path, interval: float, wait: float
+) -> tuple[int, int, threading.Thread]:
+    """The file's size before and after a commit, and the checkpointer's thread."""
     import time
 
     import db.store as store_module
@@ -15,7 +19,7 @@ def _db_size_after_writes(tmp_path: Path, interval: float, wait: float) -> tuple
     store = store_module.Store(tmp_path / "w.db")
     try:
         store._checkpointer.close()  # type: ignore[union-attr]
-        store._checkpointer = store_module._Checkpointer(store.path, interval)
+        store._checkpointer = checkpointer = store_module._Checkpointer(store.path, interval)
         before = store.path.stat().st_size
         with store.write() as w:
             w.conn.execute("CREATE TABLE filler (x BLOB)")
@@ -23,7 +27,7 @@ def _db_size_after_writes(tmp_path: Path, interval: float, wait: float) -> tuple
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and store.path.stat().st_size == before:
             time.sleep(0.02)
-        return before, store.path.stat().st_size
+        return before, store.path.stat().st_size, checkpointer._thread
     finally:
         store.close()
 
@@ -32,10 +36,9 @@ def test_committed_pages_reach_the_database_file_without_the_writer(tmp_path: Pa
     """The background checkpointer copies a commit's WAL frames into the file within a
     pass; the writer's own automatic checkpoint (16,000 pages) is far off here, so
     without the checkpointer the file stays as it was (the control)."""
-    import threading
-
-    before, after = _db_size_after_writes(tmp_path / "a", 0.05, wait=5)
+    before, after, thread = _db_size_after_writes(tmp_path / "a", 0.05, wait=5)
     assert after > before + 1_000_000
-    before, after = _db_size_after_writes(tmp_path / "b", 3600, wait=1)
+    assert not thread.is_alive()  # stopped with its store
+    before, after, thread = _db_size_after_writes(tmp_path / "b", 3600, wait=1)
     assert after == before
-    assert not [t for t in threading.enumerate() if t.name == "wiredesk-checkpoint"]
+    assert not thread.is_alive()

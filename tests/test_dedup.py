@@ -349,21 +349,12 @@ def test_templated_look_alikes_cost_a_bounded_number_of_comparisons(
     ) == ["near"]
 
 
-@pytest.mark.parametrize("built", [True, False])
-def test_the_array_screen_computes_exactly_what_compare_does(
-    built: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("speedups")
+def test_the_array_screen_computes_exactly_what_compare_does() -> None:
     """`similarities` screens a query's candidates in one pass; it must agree with
     `compare` to the last bit, or the screen would change verdicts. With the compiled
     intersection counts (ingest/_speedups.c) and with numpy's."""
     import random
-
-    from ingest import compiled
-
-    if built:
-        assert compiled.speedups is not None, "ingest._speedups is not built: pip install -e ."
-    else:
-        monkeypatch.setattr(compiled, "speedups", None)
 
     from benchmarks.farm import documents
     from ingest.dedup import compare, similarities

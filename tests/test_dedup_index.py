@@ -18,7 +18,6 @@ import ingest.dedup
 import ingest.lsh
 from benchmarks.bench_dedup import TextGen
 from db import Store, Writer
-from ingest import compiled
 from ingest.dedup import Deduplicator, DedupSettings, Match
 from ingest.lsh import Bands, BucketIndex
 from ingest.minhash import Features, features, strip_signatures
@@ -78,11 +77,11 @@ def _hits(index: BucketIndex | DictBuckets, keys: np.ndarray) -> list[int]:
     return sorted(found)
 
 
-@pytest.mark.parametrize("built", [True, False], ids=["compiled", "python"])
+@pytest.mark.usefixtures("speedups")  # the insert loop in C (ingest/_speedups.c), else in Python
 @pytest.mark.parametrize("bitmap", [False, True], ids=["search", "bitmap"])
 @pytest.mark.parametrize("seed", range(6))
 def test_bucket_index_answers_as_the_dict_of_lists_through_every_change(
-    seed: int, bitmap: bool, built: bool, monkeypatch: pytest.MonkeyPatch
+    seed: int, bitmap: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Random inserts (keys from a small pool, so buckets fill past their cap), batches
     of them looked up at once (`look_up`, the runs then merging mid-batch), removals
@@ -92,10 +91,6 @@ def test_bucket_index_answers_as_the_dict_of_lists_through_every_change(
     has the bitmap that spares absent keys the search (else only runs of 65,536 pairs)."""
     if bitmap:
         monkeypatch.setattr(ingest.lsh, "_BITMAP_FROM", 1)
-    if built:  # the insert loop in C (ingest/_speedups.c), else in Python
-        assert compiled.speedups is not None, "ingest._speedups is not built: pip install -e ."
-    else:
-        monkeypatch.setattr(compiled, "speedups", None)
     rng = random.Random(seed)
     bands = 6
     cap = rng.choice([1, 2, 3, 5])

@@ -19,7 +19,7 @@ import pytest
 
 from benchmarks.eval_dedup import SETS
 from benchmarks.farm import documents
-from ingest import compiled, minhash
+from ingest import minhash
 from ingest.dropfolder import read_drop
 from ingest.feedparse import parse_feed
 from tests import reference_features as reference
@@ -28,15 +28,13 @@ from tests.conftest import CORPUS, SEED
 Text = tuple[str | None, str | None]
 
 
-@pytest.fixture(autouse=True, params=["compiled", "python"])
-def tokenizer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "python":
-        monkeypatch.setattr(compiled, "speedups", None)
-    else:
-        assert compiled.speedups is not None, "ingest._speedups is not built: pip install -e ."
+@pytest.fixture(autouse=True)
+def tokenizer(speedups: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each case with the compiled tokenizer and with the Python one, each from empty
+    memo tables."""
     monkeypatch.setattr(minhash, "_READING", {})
     monkeypatch.setattr(minhash, "_STEM_HASH", {})
-    return str(request.param)
+    return speedups
 
 
 def _differences(title: str | None, body: str | None) -> list[str]:

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from ingest import compiled, minhash
 from ingest import dropfolder as drops_module
+from ingest import minhash
 from ingest.dropfolder import read_drop
 from ingest.feedparse import parse_feed
 from ingest.item import Item
@@ -234,12 +234,10 @@ def test_unsigned_features_travel_lighter_and_sign_to_the_same_bytes() -> None:
         assert np.array_equal(trip.words, signed.words) and trip.update == signed.update
 
 
-@pytest.mark.parametrize("built", [True, False])
-def test_memo_tables_stay_bounded(monkeypatch: pytest.MonkeyPatch, built: bool) -> None:
+@pytest.mark.usefixtures("speedups")
+def test_memo_tables_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cleared when full: never more than the cap plus one document's words, with the
     compiled tokenizer or without it."""
-    if not built:
-        monkeypatch.setattr(compiled, "speedups", None)
 
     def word(n: int) -> str:  # letters only: a digit would split it into several tokens
         out = "zq"
