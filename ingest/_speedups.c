@@ -13,6 +13,8 @@
  * was), or None when a reading is of a shape the Python code would not accept (the
  * caller then runs that).
  *
+ * word_count(text) is len(text.split()) without building the list.
+ *
  * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
  * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts and
  * inter_count count a query's overlap with candidates (`dedup._inter_counts`, `_inter`);
@@ -236,6 +238,28 @@ done:
     Py_XDECREF(numbers);
     Py_XDECREF(names);
     return result;
+}
+
+static PyObject *
+word_count(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    /* len(text.split()): the runs of characters that are not whitespace, counted
+       without building the list (str.split's whitespace is Py_UNICODE_ISSPACE) */
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "word_count expects a str");
+        return NULL;
+    }
+    const int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    Py_ssize_t count = 0;
+    int in_word = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int space = Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i));
+        count += !space && !in_word;
+        in_word = !space;
+    }
+    return PyLong_FromSsize_t(count);
 }
 
 /* -- sorted uint32 arrays ----------------------------------------------------------- */
@@ -683,6 +707,7 @@ starts(PyObject *Py_UNUSED(module), PyObject *args)
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(text, limit, lead, memo, learn): ingest.minhash._tokenize's tokens."},
+    {"word_count", word_count, METH_O, "word_count(text): len(text.split()) without the list."},
     {"sorted_unique", sorted_unique, METH_VARARGS,
      "sorted_unique(*groups): each group of ints sorted without repeats, as uint32 bytes."},
     {"nested_parts", nested_parts, METH_VARARGS,

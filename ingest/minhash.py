@@ -505,9 +505,9 @@ def features(title: str | None, body: str | None, *, signed: bool = True) -> Fea
     n_lead, n_numbers, n_names = b.lead_counts
     title_h, body_h = t.hashes, b.hashes
     quoted_h = _quoted_hashes(title) + _quoted_hashes(text)  # no quote spans a line
-    length = len(text.split())
-    packed: bytes | None = None  # what `pack` will give, where it is known already
     c = compiled.speedups
+    length = len(text.split()) if c is None else c.word_count(text)
+    packed: bytes | None = None  # what `pack` will give, where it is known already
     if c is not None:  # the sets below, made in C from the lists as they are
         values, sizes = c.sorted_unique(
             title_h + body_h,

@@ -91,7 +91,22 @@ def test_inter_counts_equal_numpy_intersections() -> None:
         assert [c.inter_count(x, ref) for x in arrays] == want
 
 
+def test_word_count_is_the_length_of_split() -> None:
+    # every character str.split cuts at, and some it does not (zero-width space, NBSP's
+    # narrow cousin), in each of the three string widths
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()] + ["\u200b", "\u202f", "\ufeff"]
+    letters = ["a", "é", "Ж", "字", "\U0001f600", "1", "-", "_"]
+    rng = random.Random(5)
+    for _ in range(2000):
+        text = "".join(
+            rng.choice(spaces if rng.random() < 0.4 else letters) for _ in range(rng.randint(0, 30))
+        )
+        assert c.word_count(text) == len(text.split()), repr(text)
+
+
 def test_input_it_cannot_take_is_named() -> None:
+    with pytest.raises(TypeError, match="str"):
+        c.word_count(b"bytes")
     with pytest.raises(OverflowError, match="uint32"):
         c.sorted_unique([1 << 32])
     with pytest.raises(OverflowError):
