@@ -18,7 +18,8 @@
  * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
  * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts and
  * inter_count count a query's overlap with candidates (`dedup._inter_counts`, `_inter`);
- * bucket_insert is the loop of `lsh.BucketIndex.insert` over a copy's keys; starts picks
+ * bucket_insert is the loop of `lsh.BucketIndex.insert` over a copy's keys, run_hits and
+ * pending_hits the reading of `lsh.BucketIndex.query`; starts picks
  * the words `topics.Matcher.find` looks at. Arrays come and go as native uint32 (int64
  * for counts) in buffers and bytes, so numpy is not needed to build this.
  */
@@ -265,19 +266,29 @@ word_count(PyObject *Py_UNUSED(module), PyObject *arg)
 /* -- sorted uint32 arrays ----------------------------------------------------------- */
 
 static int
-u32_buffer(PyObject *obj, Py_buffer *view)
+typed_buffer(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *codes,
+             const char *what)
 {
+    /* a C-contiguous native-order buffer of `itemsize` bytes an item whose struct code
+       is one of `codes` */
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
         return -1;
     }
     const char *f = view->format;
     char last = f == NULL ? 'B' : f[strlen(f) - 1];
-    if (view->itemsize != 4 || (last != 'I' && last != 'L') || (f[0] == '>' || f[0] == '!')) {
+    if (view->itemsize != itemsize || strchr(codes, last) == NULL || f[0] == '>' ||
+        f[0] == '!') {
         PyBuffer_Release(view);
-        PyErr_SetString(PyExc_TypeError, "expected a contiguous array of native uint32");
+        PyErr_Format(PyExc_TypeError, "expected a contiguous array of native %s", what);
         return -1;
     }
     return 0;
+}
+
+static int
+u32_buffer(PyObject *obj, Py_buffer *view)
+{
+    return typed_buffer(obj, view, 4, "IL", "uint32");
 }
 
 /* `u32_buffer` of each of `n` objects; on failure none of them is held */
@@ -658,6 +669,118 @@ bucket_insert(PyObject *Py_UNUSED(module), PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+run_hits(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* what `BucketIndex.query` reads from a sorted run: for each j, the ids at positions
+       lo[j] .. hi[j] - 1 (intp arrays), those `live` (bool array; None: all) and not in
+       `dead` (a set; None: none), appended to `found` in that order */
+    PyObject *objs[4], *dead, *found;
+    if (!PyArg_ParseTuple(args, "OOOOOO!:run_hits", &objs[0], &objs[1], &objs[2], &objs[3],
+                          &dead, &PyList_Type, &found)) {
+        return NULL;
+    }
+    if (dead != Py_None && !PyAnySet_Check(dead)) {
+        PyErr_SetString(PyExc_TypeError, "dead must be a set or None");
+        return NULL;
+    }
+    Py_buffer v[4];
+    int held = 0;
+    PyObject *result = NULL;
+    if (typed_buffer(objs[0], &v[0], 8, "lq", "intp") < 0) {
+        goto done;
+    }
+    held = 1;
+    if (typed_buffer(objs[1], &v[1], 8, "lq", "intp") < 0) {
+        goto done;
+    }
+    held = 2;
+    if (u32_buffer(objs[2], &v[2]) < 0) {
+        goto done;
+    }
+    held = 3;
+    if (objs[3] != Py_None) {
+        if (typed_buffer(objs[3], &v[3], 1, "?", "bool") < 0) {
+            goto done;
+        }
+        held = 4;
+    }
+    const int64_t *lo = v[0].buf, *hi = v[1].buf;
+    const uint32_t *ids = v[2].buf;
+    const char *live = held == 4 ? v[3].buf : NULL;
+    Py_ssize_t n = v[0].len / 8, size = v[2].len / 4;
+    if (v[1].len / 8 != n || (live != NULL && v[3].len != size)) {
+        PyErr_SetString(PyExc_ValueError, "lo and hi, and ids and live, must be as long");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (lo[j] < 0 || hi[j] > size) {
+            PyErr_SetString(PyExc_ValueError, "a range lies outside the run");
+            goto done;
+        }
+        for (int64_t p = lo[j]; p < hi[j]; p++) {
+            if (live != NULL && !live[p]) {
+                continue;
+            }
+            PyObject *id = PyLong_FromUnsignedLong(ids[p]);
+            if (id == NULL) {
+                goto done;
+            }
+            int skip = dead == Py_None ? 0 : PySet_Contains(dead, id);
+            if (skip < 0 || (!skip && PyList_Append(found, id) < 0)) {
+                Py_DECREF(id);
+                goto done;
+            }
+            Py_DECREF(id);
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release_buffers(v, held);
+    return result;
+}
+
+static PyObject *
+pending_hits(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* what `BucketIndex.query` reads from the pending inserts: for each key, its oldest
+       pending copy (`pending`) and then the later ones (`later`), appended to `found` */
+    PyObject *pending, *later, *keys, *found;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!:pending_hits", &PyDict_Type, &pending, &PyDict_Type,
+                          &later, &PyList_Type, &keys, &PyList_Type, &found)) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *k = PyList_GET_ITEM(keys, i);
+        PyObject *first = PyDict_GetItemWithError(pending, k); /* borrowed */
+        if (first == NULL) {
+            if (PyErr_Occurred()) {
+                return NULL;
+            }
+            continue;
+        }
+        if (PyList_Append(found, first) < 0) {
+            return NULL;
+        }
+        PyObject *more = PyDict_GetItemWithError(later, k);
+        if (more == NULL) {
+            if (PyErr_Occurred()) {
+                return NULL;
+            }
+            continue;
+        }
+        if (!PyList_Check(more)) {
+            PyErr_SetString(PyExc_TypeError, "later must map keys to lists");
+            return NULL;
+        }
+        Py_ssize_t end = PyList_GET_SIZE(found);
+        if (PyList_SetSlice(found, end, end, more) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 /* -- topic phrases -------------------------------------------------------------------- */
 
 static PyObject *
@@ -720,6 +843,10 @@ static PyMethodDef methods[] = {
      "inter_counts(ref, arrays): ingest.dedup._inter_counts as int64 bytes."},
     {"bucket_insert", bucket_insert, METH_VARARGS,
      "bucket_insert(pending, later, keys, in_runs, entry, keep, make_room): the insert loop."},
+    {"run_hits", run_hits, METH_VARARGS,
+     "run_hits(lo, hi, ids, live, dead, found): BucketIndex.query's reading of a run."},
+    {"pending_hits", pending_hits, METH_VARARGS,
+     "pending_hits(pending, later, keys, found): BucketIndex.query's pending inserts."},
     {"starts", starts, METH_VARARGS,
      "starts(tokens, cache): the positions ingest.topics.Matcher.find looks at."},
     {NULL, NULL, 0, NULL},

@@ -178,6 +178,7 @@ class BucketIndex:
         self._dead: set[int] = set()  # removed entries whose pairs are still in a run
         # the runs' ranges of the last keys looked up: a copy is queried, then inserted
         self._ranges_of: tuple[np.ndarray, list[_Ranges]] | None = None
+        self._list_of: tuple[np.ndarray, list[int]] | None = None  # the last keys as ints
         # the ranges `look_up` found for a batch's copies: id(keys) -> (keys, ranges)
         self._batch: dict[int, tuple[np.ndarray, list[_Ranges]]] = {}
 
@@ -208,7 +209,7 @@ class BucketIndex:
             raise ValueError(f"entry id {entry_id} not in 0..{MAX_ID}")
         if entry_id in self._dead:
             self._compact()  # the pairs of its earlier life must not come back with it
-        key_list: list[int] = keys.tolist()
+        key_list = self._key_list(keys)
         total: np.ndarray | None = None  # each key's pairs in the runs
         for _, at, lo, hi in self._ranges(keys):
             counts = hi - lo
@@ -270,7 +271,11 @@ class BucketIndex:
         """Append to `found` the copies in each bucket of `keys` (a copy appears once per
         bucket it shares)."""
         dead = self._dead
+        c = compiled.speedups
         for run, _, lo, hi in self._ranges(keys):
+            if c is not None:  # the loops below in C (~100 keys a copy)
+                c.run_hits(lo, hi, run.ids, run.live if run.dropped else None, dead or None, found)
+                continue
             counts = hi - lo
             total = int(counts.sum())
             if not total:
@@ -282,15 +287,19 @@ class BucketIndex:
                 at = at[run.live[at]]
             ids: list[int] = run.ids[at].tolist()
             found.extend(itertools.filterfalse(dead.__contains__, ids) if dead else ids)
-        if self._pending:
-            key_list = keys.tolist()
-            firsts = map(self._pending.get, key_list)  # at C speed: most are in none
-            hits = [(i, first) for i, first in enumerate(firsts) if first is not None]
-            for i, first in hits:
-                found.append(first)
-                more = self._later.get(key_list[i])
-                if more:
-                    found.extend(more)
+        if not self._pending:
+            return
+        key_list = self._key_list(keys)
+        if c is not None:
+            c.pending_hits(self._pending, self._later, key_list, found)
+            return
+        firsts = map(self._pending.get, key_list)  # at C speed: most are in none
+        hits = [(i, first) for i, first in enumerate(firsts) if first is not None]
+        for i, first in hits:
+            found.append(first)
+            more = self._later.get(key_list[i])
+            if more:
+                found.extend(more)
 
     def look_up(self, many: Sequence[np.ndarray]) -> None:
         """Find the buckets of a batch of copies' keys in the runs at once, before the
@@ -322,6 +331,13 @@ class BucketIndex:
             ]
             self._batch[id(keys)] = (keys, ranges)
             start = end
+
+    def _key_list(self, keys: np.ndarray) -> list[int]:
+        """`keys` as Python ints, made once for the query and the insert of a copy."""
+        memo = self._list_of
+        if memo is None or memo[0] is not keys:
+            memo = self._list_of = (keys, keys.tolist())
+        return memo[1]
 
     def _ranges(self, keys: np.ndarray) -> list[_Ranges]:
         """Each run with the keys that have a bucket in it and those buckets' ranges."""

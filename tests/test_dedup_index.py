@@ -77,7 +77,7 @@ def _hits(index: BucketIndex | DictBuckets, keys: np.ndarray) -> list[int]:
     return sorted(found)
 
 
-@pytest.mark.usefixtures("speedups")  # the insert loop in C (ingest/_speedups.c), else in Python
+@pytest.mark.usefixtures("speedups")  # insert and query loops in C (_speedups.c), else Python
 @pytest.mark.parametrize("bitmap", [False, True], ids=["search", "bitmap"])
 @pytest.mark.parametrize("seed", range(6))
 def test_bucket_index_answers_as_the_dict_of_lists_through_every_change(

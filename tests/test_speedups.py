@@ -104,7 +104,54 @@ def test_word_count_is_the_length_of_split() -> None:
         assert c.word_count(text) == len(text.split()), repr(text)
 
 
+def test_run_and_pending_hits_read_what_the_python_loops_read() -> None:
+    rng = random.Random(6)
+    for _ in range(300):
+        size = rng.choice((0, 1, 5, 300))
+        ids = np.array(_values(rng, size), dtype=np.uint32)
+        live = np.array([rng.random() < 0.8 for _ in range(size)], dtype=bool)
+        lo = np.array(
+            sorted(rng.randint(0, size) for _ in range(rng.randint(0, 40))), dtype=np.intp
+        )
+        hi = np.minimum(lo + np.array([rng.choice((0, 0, 1, 3)) for _ in lo], np.intp), size)
+        dead = {int(i) for i in ids if rng.random() < 0.1}
+        for alive, gone in ((None, None), (live, None), (live, dead), (None, dead)):
+            found: list[int] = [7]
+            c.run_hits(lo, hi, ids, alive, gone, found)
+            want = [
+                int(ids[p])
+                for a, b in zip(lo, hi, strict=True)
+                for p in range(a, b)
+                if (alive is None or alive[p]) and (not gone or int(ids[p]) not in gone)
+            ]
+            assert found == [7, *want]
+        pending = {k: rng.randint(0, 9) for k in _values(rng, 20)}
+        later = {
+            k: [rng.randint(0, 9) for _ in range(rng.randint(1, 3))]
+            for k in pending
+            if rng.random() < 0.5
+        }
+        keys = [rng.choice([*pending, 1 << 63, 5]) for _ in range(30)]
+        found = []
+        c.pending_hits(pending, later, keys, found)
+        assert found == [e for k in keys if k in pending for e in (pending[k], *later.get(k, ()))]
+
+
 def test_input_it_cannot_take_is_named() -> None:
+    ids = np.zeros(4, dtype=np.uint32)
+    two = np.array([0, 2], dtype=np.intp)
+    with pytest.raises(ValueError, match="outside the run"):
+        c.run_hits(two, np.array([1, 5], dtype=np.intp), ids, None, None, [])
+    with pytest.raises(ValueError, match="as long"):
+        c.run_hits(two, two[:1], ids, None, None, [])
+    with pytest.raises(TypeError, match="intp"):
+        c.run_hits(two.astype(np.int32), two, ids, None, None, [])
+    with pytest.raises(TypeError, match="bool"):
+        c.run_hits(two, two, ids, np.ones(4, dtype=np.int8), None, [])
+    with pytest.raises(TypeError, match="set"):
+        c.run_hits(two, two, ids, None, [1], [])
+    with pytest.raises(TypeError, match="lists"):
+        c.pending_hits({1: 2}, {1: 3}, [1], [])
     with pytest.raises(TypeError, match="str"):
         c.word_count(b"bytes")
     with pytest.raises(OverflowError, match="uint32"):
