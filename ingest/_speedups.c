@@ -19,7 +19,8 @@
  * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts and
  * inter_count count a query's overlap with candidates (`dedup._inter_counts`, `_inter`);
  * bucket_insert is the loop of `lsh.BucketIndex.insert` over a copy's keys, run_hits and
- * pending_hits the reading of `lsh.BucketIndex.query`; starts picks
+ * pending_hits the reading of `lsh.BucketIndex.query`, band_keys the arithmetic of
+ * `lsh.Bands.keys`; starts picks
  * the words `topics.Matcher.find` looks at. Arrays come and go as native uint32 (int64
  * for counts) in buffers and bytes, so numpy is not needed to build this.
  */
@@ -781,6 +782,83 @@ pending_hits(PyObject *Py_UNUSED(module), PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+band_keys(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* `lsh.Bands.keys`'s arithmetic: for each band b, salt[b] + the sum over r of
+       value(gather[b][r]) * coefficients[b][r] modulo 2**64, where value(g) is element g
+       of the signatures laid end to end (`width` values each) and 0 past their end;
+       `gather` (intp) and `coefficients` (uint64) have `rows` columns. Native uint64
+       bytes. */
+    PyObject *signatures, *objs[3];
+    Py_ssize_t width, rows;
+    if (!PyArg_ParseTuple(args, "O!nOOOn:band_keys", &PyTuple_Type, &signatures, &width, &objs[0],
+                          &objs[1], &objs[2], &rows)) {
+        return NULL;
+    }
+    Py_ssize_t nsig = PyTuple_GET_SIZE(signatures);
+    if (nsig > 8 || width <= 0 || rows <= 0) {
+        PyErr_SetString(PyExc_ValueError, "band_keys takes up to 8 signatures, width and rows > 0");
+        return NULL;
+    }
+    Py_buffer sig[8], v[3];
+    int held_sig = 0, held = 0;
+    PyObject *out = NULL;
+    for (; held_sig < nsig; held_sig++) {
+        if (u32_buffer(PyTuple_GET_ITEM(signatures, held_sig), &sig[held_sig]) < 0) {
+            goto done;
+        }
+        if (sig[held_sig].len != width * 4) {
+            held_sig++;
+            PyErr_SetString(PyExc_ValueError, "each signature must hold `width` values");
+            goto done;
+        }
+    }
+    if (typed_buffer(objs[0], &v[0], 8, "lq", "intp") < 0) {
+        goto done;
+    }
+    held = 1;
+    if (typed_buffer(objs[1], &v[1], 8, "LQ", "uint64") < 0) {
+        goto done;
+    }
+    held = 2;
+    if (typed_buffer(objs[2], &v[2], 8, "LQ", "uint64") < 0) {
+        goto done;
+    }
+    held = 3;
+    Py_ssize_t bands = v[2].len / 8;
+    if (v[0].len != bands * rows * 8 || v[1].len != bands * rows * 8) {
+        PyErr_SetString(PyExc_ValueError, "gather and coefficients must have a row per band");
+        goto done;
+    }
+    const int64_t *gather = v[0].buf;
+    const uint64_t *coefficients = v[1].buf, *salt = v[2].buf;
+    out = PyBytes_FromStringAndSize(NULL, bands * 8);
+    if (out == NULL) {
+        goto done;
+    }
+    uint64_t *keys = (uint64_t *)PyBytes_AS_STRING(out);
+    const Py_ssize_t end = nsig * width;
+    for (Py_ssize_t b = 0; b < bands; b++) {
+        uint64_t h = salt[b];
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            int64_t g = gather[b * rows + r];
+            if (g < 0 || g > end) {
+                Py_CLEAR(out);
+                PyErr_SetString(PyExc_ValueError, "gather points past the signatures");
+                goto done;
+            }
+            uint64_t value = g == end ? 0 : ((const uint32_t *)sig[g / width].buf)[g % width];
+            h += value * coefficients[b * rows + r];
+        }
+        keys[b] = h;
+    }
+done:
+    release_buffers(sig, held_sig);
+    release_buffers(v, held);
+    return out;
+}
+
 /* -- topic phrases -------------------------------------------------------------------- */
 
 static PyObject *
@@ -847,6 +925,8 @@ static PyMethodDef methods[] = {
      "run_hits(lo, hi, ids, live, dead, found): BucketIndex.query's reading of a run."},
     {"pending_hits", pending_hits, METH_VARARGS,
      "pending_hits(pending, later, keys, found): BucketIndex.query's pending inserts."},
+    {"band_keys", band_keys, METH_VARARGS,
+     "band_keys(signatures, width, gather, coefficients, salt, rows): lsh.Bands.keys."},
     {"starts", starts, METH_VARARGS,
      "starts(tokens, cache): the positions ingest.topics.Matcher.find looks at."},
     {NULL, NULL, 0, NULL},

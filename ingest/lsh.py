@@ -43,6 +43,7 @@ class Bands:
                 salt.append(number * _power(rows) % 2**64)
                 table_of.append(t)
                 number += 1
+        self._rows = most  # columns of the gather and coefficient rows
         self._gather = np.array(gather, dtype=np.intp)
         self._coefficients = np.array(coefficients, dtype=np.uint64)
         self._salt = np.array(salt, dtype=np.uint64)
@@ -53,6 +54,10 @@ class Bands:
         """The bucket keys (uint64) of one copy in the tables it is a `member` of, table
         by table, from its signatures (one per table, `width` values each)."""
         gather, coefficients, salt = self._choose(tuple(member))
+        c = compiled.speedups
+        if c is not None and len(signatures) == len(self.tables):  # ~1 us against ~6
+            raw = c.band_keys(tuple(signatures), self.width, gather, coefficients, salt, self._rows)
+            return np.frombuffer(raw, dtype=np.uint64)
         flat = np.concatenate([*signatures, _ZERO])
         if len(flat) != len(self.tables) * self.width + 1:
             raise ValueError(f"expected {len(self.tables)} signatures of {self.width} values")

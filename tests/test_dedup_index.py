@@ -182,6 +182,7 @@ def test_bulk_build_keeps_the_newest_copies_of_a_full_bucket() -> None:
         index.build(np.arange(2), keys[:2])
 
 
+@pytest.mark.usefixtures("speedups")  # the keys' arithmetic in C, else in numpy
 def test_keys_are_the_band_hashes_of_each_table_and_pairs_the_keys_of_each_copy() -> None:
     rng = np.random.default_rng(3)
     signatures = rng.integers(0, 2**32, (20, 3 * 128), dtype=np.uint32)

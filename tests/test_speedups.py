@@ -152,6 +152,23 @@ def test_input_it_cannot_take_is_named() -> None:
         c.run_hits(two, two, ids, None, [1], [])
     with pytest.raises(TypeError, match="lists"):
         c.pending_hits({1: 2}, {1: 3}, [1], [])
+    sig = np.zeros(4, dtype=np.uint32)
+    gather, coefficients, salt = (
+        np.array([[0, 8]]),
+        np.ones((1, 2), np.uint64),
+        np.ones(1, np.uint64),
+    )
+    assert np.frombuffer(c.band_keys((sig, sig), 4, gather, coefficients, salt, 2), np.uint64) == [
+        1
+    ]
+    with pytest.raises(ValueError, match="past the signatures"):
+        c.band_keys((sig, sig), 4, gather + 1, coefficients, salt, 2)
+    with pytest.raises(ValueError, match="width"):
+        c.band_keys((sig, sig[:3]), 4, gather, coefficients, salt, 2)
+    with pytest.raises(ValueError, match="a row per band"):
+        c.band_keys((sig, sig), 4, gather, coefficients, salt, 3)
+    with pytest.raises(TypeError, match="uint64"):
+        c.band_keys((sig, sig), 4, gather, coefficients.astype(np.int64), salt, 2)
     with pytest.raises(TypeError, match="str"):
         c.word_count(b"bytes")
     with pytest.raises(OverflowError, match="uint32"):
