@@ -13,7 +13,8 @@
  * was), or None when a reading is of a shape the Python code would not accept (the
  * caller then runs that).
  *
- * word_count(text) is len(text.split()) without building the list.
+ * word_count(text) is len(text.split()) without building the list; ascii_words(text)
+ * ingest.normalize's `normalised_words` of ASCII text, as bytes to hash.
  *
  * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
  * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts and
@@ -262,6 +263,51 @@ word_count(PyObject *Py_UNUSED(module), PyObject *arg)
         in_word = !space;
     }
     return PyLong_FromSsize_t(count);
+}
+
+static PyObject *
+ascii_words(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    /* for ASCII text, ingest.normalize's `normalised_words` as bytes and how many words it
+       joined: letters lower-cased, digits kept, every run of anything else one space
+       between words; None for text that is not ASCII (the Python code reads that) */
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "ascii_words expects a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(arg)) {
+        Py_RETURN_NONE;
+    }
+    const unsigned char *data = PyUnicode_1BYTE_DATA(arg);
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
+    if (out == NULL) {
+        return NULL;
+    }
+    char *w = PyBytes_AS_STRING(out);
+    Py_ssize_t len = 0, words = 0;
+    int in_word = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = data[i];
+        if (c >= 'A' && c <= 'Z') {
+            c += 32;
+        }
+        else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+            in_word = 0;
+            continue;
+        }
+        if (!in_word) {
+            if (words++) {
+                w[len++] = ' ';
+            }
+            in_word = 1;
+        }
+        w[len++] = (char)c;
+    }
+    if (_PyBytes_Resize(&out, len) < 0) {
+        return NULL;
+    }
+    return Py_BuildValue("(Nn)", out, words);
 }
 
 /* -- sorted uint32 arrays ----------------------------------------------------------- */
@@ -909,6 +955,8 @@ static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(text, limit, lead, memo, learn): ingest.minhash._tokenize's tokens."},
     {"word_count", word_count, METH_O, "word_count(text): len(text.split()) without the list."},
+    {"ascii_words", ascii_words, METH_O,
+     "ascii_words(text): ingest.normalize.normalised_words of ASCII text as bytes, and its count."},
     {"sorted_unique", sorted_unique, METH_VARARGS,
      "sorted_unique(*groups): each group of ints sorted without repeats, as uint32 bytes."},
     {"nested_parts", nested_parts, METH_VARARGS,

@@ -47,6 +47,7 @@ BODY = (
 )
 
 
+@pytest.mark.usefixtures("speedups")
 def test_fingerprint_ignores_whitespace_quotes_case_and_markup() -> None:
     base = fingerprint("Title", BODY)
     variants = [
@@ -60,10 +61,12 @@ def test_fingerprint_ignores_whitespace_quotes_case_and_markup() -> None:
         assert fingerprint("Another headline", v) == base, v[:80]
 
 
+@pytest.mark.usefixtures("speedups")
 def test_fingerprint_tells_different_text_apart() -> None:
     assert fingerprint("T", BODY) != fingerprint("T", BODY.replace("2,500", "2,600"))
 
 
+@pytest.mark.usefixtures("speedups")
 def test_a_short_blurb_keeps_its_headline_in_the_fingerprint() -> None:
     blurb = "Elon Musk has merged SpaceX and xAI, creating a new power structure."
     assert fingerprint("How Musk rewrites the rules", blurb) != fingerprint(

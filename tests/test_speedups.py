@@ -137,7 +137,21 @@ def test_run_and_pending_hits_read_what_the_python_loops_read() -> None:
         assert found == [e for k in keys if k in pending for e in (pending[k], *later.get(k, ()))]
 
 
+def test_ascii_words_are_the_normalised_words() -> None:
+    from ingest.normalize import _words
+
+    rng = random.Random(7)
+    alphabet = "aZq09 \t\n\r.,!-_'\"\x00\x1f\x7f~"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        words = _words(text)
+        assert c.ascii_words(text) == (" ".join(words).encode(), len(words)), repr(text)
+    assert c.ascii_words("naïve") is None
+
+
 def test_input_it_cannot_take_is_named() -> None:
+    with pytest.raises(TypeError, match="str"):
+        c.ascii_words(b"bytes")
     ids = np.zeros(4, dtype=np.uint32)
     two = np.array([0, 2], dtype=np.intp)
     with pytest.raises(ValueError, match="outside the run"):

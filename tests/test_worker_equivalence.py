@@ -253,6 +253,7 @@ def test_find_is_unchanged_on_a_cold_and_a_warm_cache() -> None:
             assert new.find(tokens) == old.find(tokens)
 
 
+@pytest.mark.usefixtures("speedups")  # ASCII text folded in C, else in Python
 def test_fingerprints_are_unchanged() -> None:
     for title, _lead, _rest, _lang, _src, body, summary in _all_articles():
         assert normalised_words(body or "") == ref.normalised_words(body or "")
