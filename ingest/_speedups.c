@@ -136,12 +136,272 @@ number_end(int kind, const void *data, Py_ssize_t n, Py_ssize_t pos)
     return pos;
 }
 
+/* -- token tables -------------------------------------------------------------------- */
+
+/* A token's identity is a 64-bit SipHash-1-3 of its code points under a key drawn at
+ * import: the same for a token read out of a wider string as for the token as its own
+ * str. Two distinct tokens share one with a chance of about n*n / 2**65 among n tokens
+ * (~1e-10 for the 200,000 a table holds at most), and the key keeps anyone from
+ * choosing tokens that collide; a table holds the hash, not the token, so a lookup
+ * costs one cache line, not the four a dict of str keys to tuples touches. */
+static uint64_t sip_k0, sip_k1;
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                        \
+    do {                                                                                \
+        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                        \
+        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                          \
+        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                          \
+        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                        \
+    } while (0)
+
+static uint64_t
+token_hash(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
+{
+    /* code points are at most 21 bits: three to a 64-bit block */
+    uint64_t v0 = sip_k0 ^ 0x736f6d6570736575ULL, v1 = sip_k1 ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = sip_k0 ^ 0x6c7967656e657261ULL, v3 = sip_k1 ^ 0x7465646279746573ULL;
+    uint64_t block = 0;
+    int filled = 0;
+    for (Py_ssize_t i = start; i < end; i++) {
+        block |= (uint64_t)PyUnicode_READ(kind, data, i) << (21 * filled);
+        if (++filled == 3) {
+            v3 ^= block;
+            SIPROUND;
+            v0 ^= block;
+            block = 0;
+            filled = 0;
+        }
+    }
+    uint64_t last = block | ((uint64_t)((end - start) & 0xff) << 56); /* as SipHash ends */
+    v3 ^= last;
+    SIPROUND;
+    v0 ^= last;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    uint64_t h = v0 ^ v1 ^ v2 ^ v3;
+    return h ? h : 1; /* 0 marks an empty slot */
+}
+
+typedef struct {
+    uint64_t hash; /* 0: empty */
+    uint64_t value;
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    Slot *slots;
+    Py_ssize_t mask; /* capacity - 1, capacity a power of two */
+    Py_ssize_t used;
+} TokenTable;
+
+static Slot *
+table_slot(TokenTable *t, uint64_t hash)
+{
+    /* the slot holding `hash`, or the empty one where it would go */
+    Py_ssize_t i = (Py_ssize_t)(hash & (uint64_t)t->mask);
+    while (t->slots[i].hash != 0 && t->slots[i].hash != hash) {
+        i = (i + 1) & t->mask;
+    }
+    return &t->slots[i];
+}
+
+static int
+table_put(TokenTable *t, uint64_t hash, uint64_t value)
+{
+    if (2 * (t->used + 1) > t->mask + 1) { /* at most half full */
+        Py_ssize_t cap = 2 * (t->mask + 1);
+        Slot *old = t->slots, *fresh = PyMem_Calloc(cap, sizeof(Slot));
+        if (fresh == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        Py_ssize_t old_cap = t->mask + 1;
+        t->slots = fresh;
+        t->mask = cap - 1;
+        for (Py_ssize_t i = 0; i < old_cap; i++) {
+            if (old[i].hash != 0) {
+                *table_slot(t, old[i].hash) = old[i];
+            }
+        }
+        PyMem_Free(old);
+    }
+    Slot *slot = table_slot(t, hash);
+    if (slot->hash == 0) {
+        slot->hash = hash;
+        t->used++;
+    }
+    slot->value = value;
+    return 0;
+}
+
+static int
+table_reset(TokenTable *t, Py_ssize_t cap)
+{
+    Slot *fresh = PyMem_Calloc(cap, sizeof(Slot));
+    if (fresh == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyMem_Free(t->slots);
+    t->slots = fresh;
+    t->mask = cap - 1;
+    t->used = 0;
+    return 0;
+}
+
+static PyObject *
+table_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    if (PyTuple_GET_SIZE(args) || (kwds != NULL && PyDict_GET_SIZE(kwds))) {
+        PyErr_SetString(PyExc_TypeError, "TokenTable() takes no arguments");
+        return NULL;
+    }
+    TokenTable *t = (TokenTable *)type->tp_alloc(type, 0);
+    if (t != NULL && table_reset(t, 1024) < 0) {
+        Py_DECREF(t);
+        return NULL;
+    }
+    return (PyObject *)t;
+}
+
+static void
+table_dealloc(TokenTable *t)
+{
+    PyMem_Free(t->slots);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static Py_ssize_t
+table_len(TokenTable *t)
+{
+    return t->used;
+}
+
+static uint64_t
+str_hash(PyObject *s)
+{
+    return token_hash(PyUnicode_KIND(s), PyUnicode_DATA(s), 0, PyUnicode_GET_LENGTH(s));
+}
+
+static PyObject *
+table_put_method(TokenTable *t, PyObject *args)
+{
+    PyObject *token, *number;
+    if (!PyArg_ParseTuple(args, "UO!:put", &token, &PyLong_Type, &number)) {
+        return NULL;
+    }
+    unsigned long long value = PyLong_AsUnsignedLongLong(number); /* checked, unlike "K" */
+    if (value == (unsigned long long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (table_put(t, str_hash(token), value) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+table_get_method(TokenTable *t, PyObject *args)
+{
+    PyObject *token, *fallback = Py_None;
+    if (!PyArg_ParseTuple(args, "U|O:get", &token, &fallback)) {
+        return NULL;
+    }
+    Slot *slot = table_slot(t, str_hash(token));
+    if (slot->hash == 0) {
+        return Py_NewRef(fallback);
+    }
+    return PyLong_FromUnsignedLongLong(slot->value);
+}
+
+static PyObject *
+table_clear_method(TokenTable *t, PyObject *Py_UNUSED(ignored))
+{
+    if (table_reset(t, 1024) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef table_methods[] = {
+    {"put", (PyCFunction)table_put_method, METH_VARARGS,
+     "put(token, value): the token now maps to value (0 .. 2**64-1)."},
+    {"get", (PyCFunction)table_get_method, METH_VARARGS,
+     "get(token, default=None): the value of the token, or default."},
+    {"clear", (PyCFunction)table_clear_method, METH_NOARGS, "clear(): forget every token."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods table_as_sequence = {
+    .sq_length = (lenfunc)table_len,
+};
+
+static PyTypeObject TokenTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ingest._speedups.TokenTable",
+    .tp_doc = "Tokens (by a keyed 64-bit hash of their code points) to 64-bit values.",
+    .tp_basicsize = sizeof(TokenTable),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = table_new,
+    .tp_dealloc = (destructor)table_dealloc,
+    .tp_methods = table_methods,
+    .tp_as_sequence = &table_as_sequence,
+};
+
+/* a token's reading as scan keeps it in a table: the tag in the high word (0 nothing,
+   1 a number's hash, 2 a word's stem hash, 3 a capitalised word's), the hash below */
+enum { READ_NOTHING = 0, READ_NUMBER = 1, READ_WORD = 2, READ_CAPITALISED = 3 };
+
+static int
+reading_value(PyObject *reading, uint64_t *value)
+{
+    /* 1 and the packed value of a reading `learn` gave, 0 for one of another shape */
+    if (reading == Py_None) {
+        *value = 0;
+        return 1;
+    }
+    PyObject *hash = reading;
+    uint64_t tag = READ_NUMBER;
+    if (PyTuple_CheckExact(reading)) {
+        if (PyTuple_GET_SIZE(reading) != 3) {
+            return 0;
+        }
+        int capitalised = PyObject_IsTrue(PyTuple_GET_ITEM(reading, 1));
+        if (capitalised < 0) {
+            return -1;
+        }
+        tag = capitalised ? READ_CAPITALISED : READ_WORD;
+        hash = PyTuple_GET_ITEM(reading, 2);
+    }
+    if (!PyLong_CheckExact(hash)) {
+        return 0;
+    }
+    unsigned long long h = PyLong_AsUnsignedLongLong(hash);
+    if (h == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return 0;
+    }
+    if (h > 0xFFFFFFFFULL) {
+        return 0;
+    }
+    *value = (tag << 32) | h;
+    return 1;
+}
+
 static PyObject *
 scan(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *text, *memo, *learn;
+    PyObject *text, *learn;
+    TokenTable *memo;
     Py_ssize_t limit, lead;
-    if (!PyArg_ParseTuple(args, "UnnO!O:scan", &text, &limit, &lead, &PyDict_Type, &memo, &learn)) {
+    if (!PyArg_ParseTuple(args, "UnnO!O:scan", &text, &limit, &lead, &TokenTableType, &memo,
+                          &learn)) {
         return NULL;
     }
     const int kind = PyUnicode_KIND(text);
@@ -173,57 +433,71 @@ scan(PyObject *Py_UNUSED(module), PyObject *args)
         Py_ssize_t sep_start = prev_end, index = tokens;
         prev_end = pos;
         tokens++;
-        PyObject *tok = PyUnicode_Substring(text, start, pos);
-        if (tok == NULL) {
-            goto done;
+        uint64_t h = token_hash(kind, data, start, pos), reading;
+        Slot *slot = table_slot(memo, h);
+        if (slot->hash != 0) {
+            reading = slot->value;
         }
-        Py_CLEAR(value);
-        value = PyDict_GetItemWithError(memo, tok);
-        if (value != NULL) {
-            Py_INCREF(value);
+        else { /* a token not met before: Python reads it */
+            PyObject *tok = PyUnicode_Substring(text, start, pos);
+            if (tok == NULL) {
+                goto done;
+            }
+            Py_CLEAR(value);
+            value = PyObject_CallOneArg(learn, tok);
+            Py_DECREF(tok);
+            if (value == NULL) {
+                goto done;
+            }
+            int ok = reading_value(value, &reading);
+            if (ok <= 0) {
+                if (ok == 0) {
+                    result = Py_NewRef(Py_None);
+                }
+                goto done;
+            }
+            if (table_put(memo, h, reading) < 0) {
+                goto done;
+            }
         }
-        else if (!PyErr_Occurred()) {
-            value = PyObject_CallOneArg(learn, tok); /* reads it, and puts it in memo */
-        }
-        Py_DECREF(tok);
-        if (value == NULL) {
-            goto done;
-        }
+        uint64_t tag = reading >> 32;
         if (!is_word) {
-            if (!PyLong_CheckExact(value)) {
+            if (tag != READ_NUMBER) {
                 result = Py_NewRef(Py_None);
                 goto done;
             }
-            if (PyList_Append(numbers, value) < 0) {
+            PyObject *number = PyLong_FromUnsignedLong((unsigned long)(reading & 0xFFFFFFFFULL));
+            if (number == NULL || PyList_Append(numbers, number) < 0) {
+                Py_XDECREF(number);
                 goto done;
             }
+            Py_DECREF(number);
             continue;
         }
-        if (value == Py_None) {
+        if (tag == READ_NOTHING) {
             continue; /* a stopword or a single letter */
         }
-        if (!PyTuple_CheckExact(value) || PyTuple_GET_SIZE(value) != 3) {
+        if (tag == READ_NUMBER) { /* a word read as a number: Python decides */
             result = Py_NewRef(Py_None);
             goto done;
         }
         words++;
-        PyObject *hash = PyTuple_GET_ITEM(value, 2);
-        if (PyList_Append(hashes, hash) < 0) {
+        PyObject *hash = PyLong_FromUnsignedLong((unsigned long)(reading & 0xFFFFFFFFULL));
+        if (hash == NULL || PyList_Append(hashes, hash) < 0) {
+            Py_XDECREF(hash);
             goto done;
         }
-        int capitalised = PyObject_IsTrue(PyTuple_GET_ITEM(value, 1));
-        if (capitalised < 0) {
-            goto done;
-        }
-        if (capitalised) {
+        if (tag == READ_CAPITALISED) {
             /* a capitalised word is a name unless it starts a sentence; one touching
                the token before it ("abc123Def") starts none */
             int named = start == sep_start ? index != 0
                                            : !sentence_start(kind, data, sep_start, start);
             if (named && PyList_Append(names, hash) < 0) {
+                Py_DECREF(hash);
                 goto done;
             }
         }
+        Py_DECREF(hash);
         if (words == lead) {
             lead_numbers = PyList_GET_SIZE(numbers);
             lead_names = PyList_GET_SIZE(names);
@@ -910,10 +1184,11 @@ done:
 static PyObject *
 starts(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    /* the positions in `tokens` worth a look by `Matcher.find`: a token not in `cache`
-       yet, or one whose cached entry is truthy (it starts a phrase) */
-    PyObject *tokens, *cache;
-    if (!PyArg_ParseTuple(args, "O!O!:starts", &PyList_Type, &tokens, &PyDict_Type, &cache)) {
+    /* the positions in `tokens` worth a look by `Matcher.find`: those not in `known`,
+       the table of the words known to start no phrase */
+    PyObject *tokens;
+    TokenTable *known;
+    if (!PyArg_ParseTuple(args, "O!O!:starts", &PyList_Type, &tokens, &TokenTableType, &known)) {
         return NULL;
     }
     PyObject *out = PyList_New(0);
@@ -922,38 +1197,29 @@ starts(PyObject *Py_UNUSED(module), PyObject *args)
     }
     Py_ssize_t n = PyList_GET_SIZE(tokens);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *entry = PyDict_GetItemWithError(cache, PyList_GET_ITEM(tokens, i));
-        int look;
-        if (entry == NULL) {
-            if (PyErr_Occurred()) {
-                Py_DECREF(out);
-                return NULL;
-            }
-            look = 1;
+        PyObject *tok = PyList_GET_ITEM(tokens, i);
+        if (!PyUnicode_Check(tok)) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_TypeError, "tokens must be str");
+            return NULL;
         }
-        else {
-            look = PyObject_IsTrue(entry);
-            if (look < 0) {
-                Py_DECREF(out);
-                return NULL;
-            }
+        if (table_slot(known, str_hash(tok))->hash != 0) {
+            continue;
         }
-        if (look) {
-            PyObject *at = PyLong_FromSsize_t(i);
-            if (at == NULL || PyList_Append(out, at) < 0) {
-                Py_XDECREF(at);
-                Py_DECREF(out);
-                return NULL;
-            }
-            Py_DECREF(at);
+        PyObject *at = PyLong_FromSsize_t(i);
+        if (at == NULL || PyList_Append(out, at) < 0) {
+            Py_XDECREF(at);
+            Py_DECREF(out);
+            return NULL;
         }
+        Py_DECREF(at);
     }
     return out;
 }
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
-     "scan(text, limit, lead, memo, learn): ingest.minhash._tokenize's tokens."},
+     "scan(text, limit, lead, table, learn): ingest.minhash._tokenize's tokens."},
     {"word_count", word_count, METH_O, "word_count(text): len(text.split()) without the list."},
     {"ascii_words", ascii_words, METH_O,
      "ascii_words(text): ingest.normalize.normalised_words of ASCII text as bytes, and its count."},
@@ -976,7 +1242,7 @@ static PyMethodDef methods[] = {
     {"band_keys", band_keys, METH_VARARGS,
      "band_keys(signatures, width, gather, coefficients, salt, rows): lsh.Bands.keys."},
     {"starts", starts, METH_VARARGS,
-     "starts(tokens, cache): the positions ingest.topics.Matcher.find looks at."},
+     "starts(tokens, known): the positions ingest.topics.Matcher.find looks at."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -991,5 +1257,26 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    return PyModule_Create(&module);
+    /* the token hash's key, from os.urandom: tokens that collide cannot be chosen */
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *key = os == NULL ? NULL : PyObject_CallMethod(os, "urandom", "i", 16);
+    Py_XDECREF(os);
+    if (key == NULL) {
+        return NULL;
+    }
+    memcpy(&sip_k0, PyBytes_AS_STRING(key), 8);
+    memcpy(&sip_k1, PyBytes_AS_STRING(key) + 8, 8);
+    Py_DECREF(key);
+    if (PyType_Ready(&TokenTableType) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(m, "TokenTable", (PyObject *)&TokenTableType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

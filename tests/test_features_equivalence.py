@@ -33,6 +33,7 @@ def tokenizer(speedups: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Each case with the compiled tokenizer and with the Python one, each from empty
     memo tables."""
     monkeypatch.setattr(minhash, "_READING", {})
+    monkeypatch.setattr(minhash, "_TABLE", None)
     monkeypatch.setattr(minhash, "_STEM_HASH", {})
     return speedups
 
@@ -254,8 +255,10 @@ def test_nearly_full_memo_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     for cap in (3, 40, 500):
         monkeypatch.setattr(minhash, "_MEMO_MAX", cap)
         minhash._READING.clear()
+        minhash._TABLE = None
         assert _assert_equal(texts) == len(texts)
-        assert len(minhash._READING) <= cap + 2 * 800  # one document's tokens past the cap
+        held = len(minhash._READING) + len(minhash._TABLE or ())
+        assert held <= cap + 2 * 800  # one document's tokens past the cap
 
 
 def test_ascii_texts_split_by_the_ascii_pattern_read_the_same() -> None:
@@ -275,33 +278,37 @@ def test_ascii_texts_split_by_the_ascii_pattern_read_the_same() -> None:
 
 
 def test_the_scanner_asks_for_the_tokens_it_cannot_read_yet(tokenizer: str) -> None:
-    """A token missing from the memo is read by the `learn` callback, once per scan it
-    is missing from, as the scanner meets it; a reading of another shape makes it hand
-    the text back to the Python tokenizer (None) rather than guess; an error in `learn`
-    comes through."""
+    """A token missing from the table is read by the `learn` callback, once, as the
+    scanner meets it, and kept; a token is the same whatever string it is read out of
+    (an ASCII word in Cyrillic text); a reading of another shape makes it hand the text
+    back to the Python tokenizer (None) rather than guess; an error in `learn` comes
+    through."""
     if tokenizer == "python":
         return
-    from ingest._speedups import scan
+    from ingest._speedups import TokenTable, scan
 
     asked: list[str] = []
-    readings = {"Alpha": ("alpha", True, 7), "beta": None, "1,000": 5, "and": None}
+    readings: dict[str, object] = {"Alpha": ("alpha", True, 7), "beta": None, "1,000": 5}
+    readings |= {"and": None, "x": None, "Жук": ("жук", True, 9)}
 
     def learn(token: str) -> object:
         asked.append(token)
-        memo[token] = readings[token]
         return readings[token]
 
-    memo: dict[str, object] = {}
-    assert scan("Alpha, beta 1,000 and beta", 10, 1, memo, learn) == ([7], [5], [], (1, 0, 0))
-    assert asked == ["Alpha", "beta", "1,000", "and"]
-    assert scan("x Alpha", 10, 0, {"x": None, "Alpha": ("alpha", True, 7)}, learn) == (
-        [7],
-        [],
-        [7],
-        (1, 0, 1),
-    )
-    assert scan("Alpha", 10, 0, {"Alpha": 3}, learn) is None  # a number's reading for a word
+    table = TokenTable()
+    assert scan("Alpha, beta 1,000 and beta", 10, 1, table, learn) == ([7], [5], [], (1, 0, 0))
+    assert asked == ["Alpha", "beta", "1,000", "and"] and len(table) == 4
+    assert table.get("Alpha") == (3 << 32) | 7 and table.get("1,000") == (1 << 32) | 5
+    assert table.get("beta") == 0 and table.get("gamma") is None
+    assert scan("x Alpha", 10, 0, table, learn) == ([7], [], [7], (1, 0, 1))
+    assert scan("Жук, x Alpha", 10, 0, table, learn) == ([9, 7], [], [7], (2, 0, 1))
+    assert asked == ["Alpha", "beta", "1,000", "and", "x", "Жук"]
+    table.put("Alpha", (1 << 32) | 3)
+    assert scan("Alpha", 10, 0, table, learn) is None  # a number's reading for a word
+    for odd in ("a str", ("alpha", True), ("alpha", True, 1 << 32), ("alpha", True, -1), 2.5):
+        readings["Odd"] = odd
+        assert scan("Odd", 10, 0, TokenTable(), learn) is None, odd
     with pytest.raises(KeyError):
-        scan("Gamma", 10, 0, {}, learn)
+        scan("Gamma", 10, 0, table, learn)
     with pytest.raises(TypeError):
-        scan("Alpha", 10, 0, [], learn)
+        scan("Alpha", 10, 0, {}, learn)

@@ -149,7 +149,27 @@ def test_ascii_words_are_the_normalised_words() -> None:
     assert c.ascii_words("naïve") is None
 
 
+def test_token_table_keeps_every_token_it_is_given_through_its_growth() -> None:
+    table = c.TokenTable()
+    tokens = [f"w{i}" for i in range(50_000)] + ["", "é", "Жук", "字", "\U0001f600x", "a" * 300]
+    for i, tok in enumerate(tokens):
+        table.put(tok, i * 7919 % (1 << 64))
+    assert len(table) == len(tokens)
+    assert all(table.get(tok) == i * 7919 % (1 << 64) for i, tok in enumerate(tokens))
+    assert table.get("w50000") is None and table.get("Жука", -1) == -1
+    table.put("w3", (1 << 64) - 1)  # a new value, not a new token
+    assert len(table) == len(tokens) and table.get("w3") == (1 << 64) - 1
+    table.clear()
+    assert len(table) == 0 and table.get("w3") is None
+
+
 def test_input_it_cannot_take_is_named() -> None:
+    with pytest.raises(TypeError, match="no arguments"):
+        c.TokenTable(5)
+    with pytest.raises(OverflowError):
+        c.TokenTable().put("x", -1)
+    with pytest.raises(TypeError, match="str"):
+        c.starts([1], c.TokenTable())
     with pytest.raises(TypeError, match="str"):
         c.ascii_words(b"bytes")
     ids = np.zeros(4, dtype=np.uint32)

@@ -283,3 +283,34 @@ def test_shipped_config_compiles_and_has_the_desk_topics() -> None:
     m = Matcher(cfg.topic_rules())
     assert {"defense", "regional-security", "central-asia", "terrorism"} <= set(m.rules)
     assert {t.language for t in m.rules["defense"].terms} >= {"en", "ru"}
+
+
+def test_a_matcher_remembers_words_as_a_fresh_one_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long-lived matcher, whose memory of the words it met is cleared when full,
+    finds in every text what a fresh matcher without the compiled helpers does: repeated
+    words, words that start a phrase and words that start none, across the clearing."""
+    import random
+
+    import ingest.topics
+    from ingest import compiled
+    from ingest.stemming import tokenize
+
+    monkeypatch.setattr(ingest.topics, "TOKEN_CACHE", 30)
+    rules = [rule("d", terms={"air base": 1, "army": 1, "военн*": 1, "csto summit": 1})]
+    kept = Matcher(rules)
+    words = "air base army bases csto summit военные военного the a of on x y z".split()  # noqa: SIM905
+    rng = random.Random(4)
+    found = 0
+    for n in range(300):
+        text = " ".join(rng.choice(words) if rng.random() < 0.7 else f"w{n}x{i}" for i in range(40))
+        tokens = tokenize(text)
+        got = kept.find(tokens)
+        with monkeypatch.context() as m:
+            m.setattr(compiled, "speedups", None)
+            assert got == Matcher(rules).find(tokens), text
+        found += sum(map(len, got.values()))
+        assert len(kept._token_cache) <= 30 + 40
+        assert kept._starts_nothing is None or len(kept._starts_nothing) <= 30 + 40
+    assert found > 300 * 5  # phrases were there to find
