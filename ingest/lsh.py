@@ -253,6 +253,7 @@ class BucketIndex:
                     more.append(entry_id)
         self._fresh[entry_id] = key_list
         self._pending_pairs += len(key_list)
+        self._batch.pop(id(keys), None)  # its ranges are used: not looked up again
         if self._pending_pairs >= self.pending_max:
             self._flush()
 
@@ -428,9 +429,15 @@ class BucketIndex:
         self._runs_changed()
 
     def _runs_changed(self) -> None:
-        """The ranges found in the runs (the last copy's, a batch's) point nowhere now."""
+        """The ranges found in the runs (the last copy's, a batch's) point nowhere now:
+        the batch's copies not inserted yet are looked up again in the new runs (in the
+        first poll a merge fell amid ~45% of the batches' copies, and looked up one by
+        one they cost ~45 us each against ~15 in a batch)."""
         self._ranges_of = None
+        waiting = [keys for keys, _ in self._batch.values()]
         self._batch.clear()
+        if waiting:
+            self.look_up(waiting)
 
     def _merge(self, old: _Run, new: _Run) -> _Run:
         """One run of the live pairs of `old` and then `new` (newer within a bucket)."""
