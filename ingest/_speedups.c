@@ -21,7 +21,8 @@
  * inter_count count a query's overlap with candidates (`dedup._inter_counts`, `_inter`);
  * bucket_insert is the loop of `lsh.BucketIndex.insert` over a copy's keys, run_hits and
  * pending_hits the reading of `lsh.BucketIndex.query`, band_keys the arithmetic of
- * `lsh.Bands.keys`; starts picks
+ * `lsh.Bands.keys`, fill_bitmap and merge_runs a run's bitmap and a merge of two runs;
+ * starts picks
  * the words `topics.Matcher.find` looks at. Arrays come and go as native uint32 (int64
  * for counts) in buffers and bytes, so numpy is not needed to build this.
  */
@@ -1179,6 +1180,108 @@ done:
     return out;
 }
 
+static PyObject *
+fill_bitmap(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* `lsh._Run`'s bitmap: for each of the uint64 `keys`, the bit (key >> shift) of
+       `bits` (a writable uint8 array) set */
+    PyObject *objs[2];
+    unsigned int shift;
+    if (!PyArg_ParseTuple(args, "OIO:fill_bitmap", &objs[0], &shift, &objs[1])) {
+        return NULL;
+    }
+    if (shift > 63) {
+        PyErr_SetString(PyExc_ValueError, "shift must be 0..63");
+        return NULL;
+    }
+    Py_buffer keys, bits;
+    if (typed_buffer(objs[0], &keys, 8, "LQ", "uint64") < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(objs[1], &bits, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&keys);
+        return NULL;
+    }
+    const uint64_t *k = keys.buf;
+    unsigned char *b = bits.buf;
+    Py_ssize_t n = keys.len / 8;
+    PyObject *result = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t slot = k[i] >> shift;
+        if ((Py_ssize_t)(slot >> 3) >= bits.len) {
+            PyErr_SetString(PyExc_ValueError, "a key's bit lies past the bitmap");
+            goto done;
+        }
+        b[slot >> 3] |= (unsigned char)(1u << (slot & 7));
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&keys);
+    PyBuffer_Release(&bits);
+    return result;
+}
+
+static PyObject *
+merge_runs(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* `lsh.BucketIndex._merge`'s arrays: two runs of (uint64 key, uint32 id) sorted by
+       key merged into one, the old pairs of a key before the new; (keys, ids) as native
+       bytes */
+    PyObject *objs[4];
+    if (!PyArg_ParseTuple(args, "OOOO:merge_runs", &objs[0], &objs[1], &objs[2], &objs[3])) {
+        return NULL;
+    }
+    Py_buffer v[4];
+    int held = 0;
+    PyObject *keys = NULL, *ids = NULL, *result = NULL;
+    for (; held < 4; held++) {
+        int ok = held % 2 == 0 ? typed_buffer(objs[held], &v[held], 8, "LQ", "uint64")
+                               : u32_buffer(objs[held], &v[held]);
+        if (ok < 0) {
+            goto done;
+        }
+    }
+    Py_ssize_t na = v[0].len / 8, nb = v[2].len / 8;
+    if (v[1].len / 4 != na || v[3].len / 4 != nb) {
+        PyErr_SetString(PyExc_ValueError, "each run needs an id per key");
+        goto done;
+    }
+    keys = PyBytes_FromStringAndSize(NULL, (na + nb) * 8);
+    ids = PyBytes_FromStringAndSize(NULL, (na + nb) * 4);
+    if (keys == NULL || ids == NULL) {
+        goto done;
+    }
+    const uint64_t *ka = v[0].buf, *kb = v[2].buf;
+    const uint32_t *ia = v[1].buf, *ib = v[3].buf;
+    uint64_t *ko = (uint64_t *)PyBytes_AS_STRING(keys);
+    uint32_t *io = (uint32_t *)PyBytes_AS_STRING(ids);
+    Py_ssize_t a = 0, b = 0, o = 0;
+    while (a < na && b < nb) {
+        if (kb[b] < ka[a]) {
+            ko[o] = kb[b];
+            io[o++] = ib[b++];
+        }
+        else {
+            ko[o] = ka[a];
+            io[o++] = ia[a++];
+        }
+    }
+    for (; a < na; a++, o++) {
+        ko[o] = ka[a];
+        io[o] = ia[a];
+    }
+    for (; b < nb; b++, o++) {
+        ko[o] = kb[b];
+        io[o] = ib[b];
+    }
+    result = PyTuple_Pack(2, keys, ids);
+done:
+    release_buffers(v, held);
+    Py_XDECREF(keys);
+    Py_XDECREF(ids);
+    return result;
+}
+
 /* -- topic phrases -------------------------------------------------------------------- */
 
 static PyObject *
@@ -1241,6 +1344,10 @@ static PyMethodDef methods[] = {
      "pending_hits(pending, later, keys, found): BucketIndex.query's pending inserts."},
     {"band_keys", band_keys, METH_VARARGS,
      "band_keys(signatures, width, gather, coefficients, salt, rows): lsh.Bands.keys."},
+    {"fill_bitmap", fill_bitmap, METH_VARARGS,
+     "fill_bitmap(keys, shift, bits): lsh._Run's bitmap of its keys."},
+    {"merge_runs", merge_runs, METH_VARARGS,
+     "merge_runs(old_keys, old_ids, new_keys, new_ids): lsh.BucketIndex._merge's arrays."},
     {"starts", starts, METH_VARARGS,
      "starts(tokens, known): the positions ingest.topics.Matcher.find looks at."},
     {NULL, NULL, 0, NULL},

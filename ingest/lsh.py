@@ -125,6 +125,10 @@ class _Run:
         width = (8 * len(keys)).bit_length()  # the bitmap has 2**width bits
         self._shift = np.uint64(64 - width)
         self._bits = bits = np.zeros(1 << (width - 3), dtype=np.uint8)
+        c = compiled.speedups
+        if c is not None:  # one pass in C (the loop below took ~8 ms a million pairs)
+            c.fill_bitmap(keys, 64 - width, bits)
+            return
         for start in range(0, len(keys), 1 << 20):  # chunks keep the temporaries small
             slot = keys[start : start + (1 << 20)] >> self._shift
             byte = slot >> np.uint64(3)
@@ -447,6 +451,10 @@ class BucketIndex:
             return _Run(old_keys, old_ids)
         if not len(old_keys):
             return _Run(new_keys, new_ids)
+        c = compiled.speedups
+        if c is not None:  # one merge pass in C, where np.insert makes several
+            keys, ids = c.merge_runs(old_keys, old_ids, new_keys, new_ids)
+            return _Run(np.frombuffer(keys, np.uint64), np.frombuffer(ids, np.uint32))
         at = old_keys.searchsorted(new_keys, "right")  # after the older pairs of the bucket
         return _Run(np.insert(old_keys, at, new_keys), np.insert(old_ids, at, new_ids))
 

@@ -163,7 +163,39 @@ def test_token_table_keeps_every_token_it_is_given_through_its_growth() -> None:
     assert len(table) == 0 and table.get("w3") is None
 
 
+def test_merge_runs_and_fill_bitmap_equal_numpy() -> None:
+    rng = np.random.default_rng(8)
+    for _ in range(200):
+        pool = rng.integers(0, 2**64, size=rng.choice((1, 5, 50)), dtype=np.uint64)
+        pool[:1] = np.array([0, 2**64 - 1], dtype=np.uint64)[rng.integers(2)]
+        old = np.sort(rng.choice(pool, size=rng.choice((0, 1, 40))))
+        new = np.sort(rng.choice(pool, size=rng.choice((0, 1, 40))))
+        old_ids = rng.integers(0, 2**32, size=len(old), dtype=np.uint32)
+        new_ids = rng.integers(0, 2**32, size=len(new), dtype=np.uint32)
+        keys, ids = c.merge_runs(old, old_ids, new, new_ids)
+        at = old.searchsorted(new, "right")  # the numpy merge it stands in for
+        assert np.frombuffer(keys, np.uint64).tolist() == np.insert(old, at, new).tolist()
+        assert np.frombuffer(ids, np.uint32).tolist() == np.insert(old_ids, at, new_ids).tolist()
+        shift = int(rng.integers(50, 64))
+        bits = np.zeros((1 << (64 - shift)) // 8 + 1, dtype=np.uint8)
+        c.fill_bitmap(old, shift, bits)
+        want = np.zeros(len(bits) * 8, dtype=bool)
+        want[(old >> np.uint64(shift)).astype(np.intp)] = True
+        assert np.unpackbits(bits, bitorder="little").astype(bool).tolist() == want.tolist()
+
+
 def test_input_it_cannot_take_is_named() -> None:
+    keys = np.array([2**63], dtype=np.uint64)
+    with pytest.raises(ValueError, match="past the bitmap"):
+        c.fill_bitmap(keys, 60, np.zeros(1, dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"0\.\.63"):
+        c.fill_bitmap(keys, 64, np.zeros(1, dtype=np.uint8))
+    with pytest.raises(BufferError):  # read-only
+        c.fill_bitmap(keys, 63, bytes(1))
+    with pytest.raises(ValueError, match="an id per key"):
+        c.merge_runs(keys, np.zeros(2, np.uint32), keys, np.zeros(1, np.uint32))
+    with pytest.raises(TypeError, match="uint64"):
+        c.merge_runs(keys.astype(np.int64), np.zeros(1, np.uint32), keys, np.zeros(1, np.uint32))
     with pytest.raises(TypeError, match="no arguments"):
         c.TokenTable(5)
     with pytest.raises(OverflowError):
