@@ -65,7 +65,6 @@ def _delete_articles(w: Writer, ids: list[int]) -> None:
     marks = ",".join("?" * len(ids))
     stamp = now_iso()
     conn = w.conn
-    w.before_text_change(ids)
     topics = [
         r[0]
         for r in conn.execute(

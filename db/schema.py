@@ -221,3 +221,34 @@ def m0009_drop_write_only_indexes(db: Database) -> None:
         DROP INDEX IF EXISTS articles_canonical_url;
         """
     )
+
+
+@migrations(name="0010_fts_triggers_skip_unindexed_rows")
+def m0010_fts_triggers_skip_unindexed_rows(db: Database) -> None:
+    db.executescript(
+        """
+        -- A row the writer has not indexed yet (stored in the open transaction: it is
+        -- indexed at the end of it, with the text it has then) has nothing in the index
+        -- to take out: the triggers act on indexed rows only, which are those with a
+        -- row in FTS5's docsize table. Before, a text change of such a row had to index
+        -- the transaction's rows first, and the re-indexing that followed, of a rowid
+        -- below the last one written, made FTS5 write its pending terms out as a new
+        -- segment: ~15% of the writer's time in the first poll went to that.
+        DROP TRIGGER IF EXISTS "articles_au";
+        CREATE TRIGGER "articles_au" AFTER UPDATE OF "title", "summary", "body" ON "articles"
+        WHEN EXISTS (SELECT 1 FROM "articles_fts_docsize" WHERE id = old.rowid)
+        BEGIN
+          INSERT INTO "articles_fts" ("articles_fts", rowid, "title", "summary", "body")
+            VALUES('delete', old.rowid, old."title", old."summary", old."body");
+          INSERT INTO "articles_fts" (rowid, "title", "summary", "body")
+            VALUES (new.rowid, new."title", new."summary", new."body");
+        END;
+        DROP TRIGGER IF EXISTS "articles_ad";
+        CREATE TRIGGER "articles_ad" AFTER DELETE ON "articles"
+        WHEN EXISTS (SELECT 1 FROM "articles_fts_docsize" WHERE id = old.rowid)
+        BEGIN
+          INSERT INTO "articles_fts" ("articles_fts", rowid, "title", "summary", "body")
+            VALUES('delete', old.rowid, old."title", old."summary", old."body");
+        END;
+        """
+    )

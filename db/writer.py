@@ -65,10 +65,11 @@ class Writer:
     def index_text(self) -> None:
         """Add the articles inserted since the last call to `articles_fts`, in one
         statement: on the first-poll farm this cost ~50 us an article where the per-row
-        trigger it replaced (migration 0008) cost ~150. Called before COMMIT, before a
-        savepoint (its rollback must not undo rows indexed here for earlier items), and
-        before an unindexed article's text changes or it is deleted, since the update
-        and delete triggers expect the row to be indexed."""
+        trigger it replaced (migration 0008) cost ~150. Called before COMMIT and before
+        a savepoint (its rollback must not undo rows indexed here for earlier items).
+        Until then a row is in no index: its text may change, or the row go, without
+        the update and delete triggers touching the index (migration 0010), and it is
+        indexed with the text it has at the end."""
         if self._unindexed:
             self.conn.execute(
                 """INSERT INTO articles_fts (rowid, title, summary, body)
@@ -77,11 +78,6 @@ class Writer:
                 (json.dumps(list(self._unindexed)),),
             )
             self._unindexed.clear()
-
-    def before_text_change(self, article_ids: Iterable[int]) -> None:
-        """An update of these articles' text, or their deletion, comes next."""
-        if self._unindexed and not self._unindexed.keys().isdisjoint(article_ids):
-            self.index_text()
 
     # -- lookups the pipeline makes inside its transaction --------------------
 
@@ -196,7 +192,6 @@ class Writer:
 
     def update_article(self, article_id: int, art: ArticleData, keys: Iterable[str]) -> None:
         """Replace the text of a stored article; its guid and first_seen stay."""
-        self.before_text_change([article_id])
         self.conn.execute(
             """UPDATE articles SET title=?, summary=?, body=?, content_html=?,
                  fingerprint=?, subheads=?, updated=?,

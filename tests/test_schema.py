@@ -66,3 +66,41 @@ def test_lookups_by_url_or_fingerprint_go_through_article_keys(tmp_path: Path) -
             assert [tuple(r) for r in got] == [(url,)]
     finally:
         desk.close()
+
+
+def test_fts_triggers_act_on_indexed_rows_only_after_0010(tmp_path: Path) -> None:
+    """From 0010 the update and delete triggers leave rows not yet in the index alone
+    (the writer indexes them at the end of the transaction); an indexed row changed or
+    deleted by anyone, a user's own SQL too, still moves through the index."""
+    from tests.test_fts_index import assert_index_matches_articles
+
+    config = load_config(write_config(tmp_path))
+    database = Database(config.database)
+    migrations.apply(database, stop_before="0010_fts_triggers_skip_unindexed_rows")
+    database.close()
+    Store(config.database).close()  # opening it applies 0010
+    desk = Desk(config)
+    try:
+        assert kinds(desk, wire_item("en_quake_rasht_tass.txt", "tass")) == ["new"]
+    finally:
+        desk.close()
+    conn = sqlite3.connect(config.database)
+    triggers = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    assert set(triggers) == {"articles_au", "articles_ad"}
+    assert all("articles_fts_docsize" in sql for sql in triggers.values())
+    with conn:  # an indexed row's text changed outside wiredesk
+        conn.execute("UPDATE articles SET body = 'Zyxwvut replaces the text' WHERE id = 1")
+    assert_index_matches_articles(config.database)
+    match = "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?"
+    assert conn.execute(match, ["zyxwvut"]).fetchone() == (1,)
+    with conn:  # a row that was never indexed, changed and deleted: the index stays whole
+        conn.execute(
+            "INSERT INTO articles (guid, title, body, published, updated, source, fingerprint,"
+            " first_seen) VALUES ('g2', 'Unindexed', 'text', ?1, ?1, 's', 'f2', ?1)",
+            ["2026-01-01T00:00:00Z"],
+        )
+        conn.execute("UPDATE articles SET body = 'other text' WHERE guid = 'g2'")
+        conn.execute("DELETE FROM articles WHERE guid = 'g2'")
+        conn.execute("DELETE FROM articles WHERE id = 1")
+    assert assert_index_matches_articles(config.database) == 0
+    conn.close()
