@@ -18,7 +18,8 @@
  *
  * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
  * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts and
- * inter_count count a query's overlap with candidates (`dedup._inter_counts`, `_inter`);
+ * inter_count count a query's overlap with candidates (`dedup._inter_counts`, `_inter`),
+ * similarities is `dedup.similarities` whole;
  * bucket_insert is the loop of `lsh.BucketIndex.insert` over a copy's keys, run_hits and
  * pending_hits the reading of `lsh.BucketIndex.query`, band_keys the arithmetic of
  * `lsh.Bands.keys`, fill_bitmap and merge_runs a run's bitmap and a merge of two runs;
@@ -898,6 +899,119 @@ done:
     return out;
 }
 
+static PyObject *attr_words, *attr_lead, *attr_title, *attr_length;
+
+typedef struct {
+    Py_buffer words, lead, title;
+    Py_ssize_t length;
+    int held;
+} Copy;
+
+static void
+copy_release(Copy *c)
+{
+    Py_buffer *views[3] = {&c->words, &c->lead, &c->title};
+    for (int k = 0; k < c->held; k++) {
+        PyBuffer_Release(views[k]);
+    }
+    c->held = 0;
+}
+
+static int
+copy_read(PyObject *features, Copy *c)
+{
+    /* the arrays and the length `similarities` reads of a `minhash.Features` */
+    PyObject *names[3] = {attr_words, attr_lead, attr_title};
+    Py_buffer *views[3] = {&c->words, &c->lead, &c->title};
+    c->held = 0;
+    for (int k = 0; k < 3; k++) {
+        PyObject *array = PyObject_GetAttr(features, names[k]);
+        int bad = array == NULL || u32_buffer(array, views[k]) < 0;
+        Py_XDECREF(array); /* the buffer holds the array */
+        if (bad) {
+            copy_release(c);
+            return -1;
+        }
+        c->held++;
+    }
+    PyObject *length = PyObject_GetAttr(features, attr_length);
+    c->length = length == NULL ? -1 : PyLong_AsSsize_t(length);
+    Py_XDECREF(length);
+    if (c->length == -1 && PyErr_Occurred()) {
+        copy_release(c);
+        return -1;
+    }
+    return 0;
+}
+
+static inline double
+jaccard_of(Py_ssize_t i, Py_ssize_t a, Py_ssize_t b)
+{
+    Py_ssize_t u = a + b - i;
+    return u > 0 ? (double)i / (double)u : 0.0;
+}
+
+static PyObject *
+similarities(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    /* `dedup.similarities`, the same arithmetic in doubles (test_dedup holds it to
+       `compare` to the last bit): for each of `others`, the best of the words' and the
+       leads' Jaccard, the containment of the shorter text and, for a headline, the
+       titles' Jaccard; native float64 bytes */
+    PyObject *f, *others;
+    Py_ssize_t min_containment_words, short_text_words, min_title_words;
+    double containment_min, title_min;
+    if (!PyArg_ParseTuple(args, "OO!ndnnd:similarities", &f, &PyList_Type, &others,
+                          &min_containment_words, &containment_min, &short_text_words,
+                          &min_title_words, &title_min)) {
+        return NULL;
+    }
+    Copy a;
+    if (copy_read(f, &a) < 0) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(others);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
+    if (out == NULL) {
+        copy_release(&a);
+        return NULL;
+    }
+    double *best = (double *)PyBytes_AS_STRING(out);
+    const uint32_t *aw = a.words.buf, *al = a.lead.buf, *at = a.title.buf;
+    Py_ssize_t naw = a.words.len / 4, nal = a.lead.len / 4, nat = a.title.len / 4;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Copy b;
+        if (copy_read(PyList_GET_ITEM(others, k), &b) < 0) {
+            Py_CLEAR(out);
+            break;
+        }
+        Py_ssize_t nbw = b.words.len / 4, nbl = b.lead.len / 4, nbt = b.title.len / 4;
+        Py_ssize_t i_words = merge_count(aw, naw, b.words.buf, nbw);
+        double score = jaccard_of(i_words, naw, nbw);
+        double lead = jaccard_of(merge_count(al, nal, b.lead.buf, nbl), nal, nbl);
+        score = lead > score ? lead : score;
+        Py_ssize_t small = naw < nbw ? naw : nbw;
+        if (small >= min_containment_words) {
+            double contained = (double)i_words / (double)small;
+            if (contained >= containment_min && contained > score) {
+                score = contained;
+            }
+        }
+        Py_ssize_t shorter = a.length < b.length ? a.length : b.length;
+        Py_ssize_t titles = nat < nbt ? nat : nbt;
+        if (shorter < short_text_words && titles >= min_title_words) {
+            double title = jaccard_of(merge_count(at, nat, b.title.buf, nbt), nat, nbt);
+            if (title >= title_min && title > score) {
+                score = title;
+            }
+        }
+        best[k] = score;
+        copy_release(&b);
+    }
+    copy_release(&a);
+    return out;
+}
+
 /* -- LSH buckets ---------------------------------------------------------------------- */
 
 static PyObject *
@@ -1336,6 +1450,8 @@ static PyMethodDef methods[] = {
      "inter_count(a, b): ingest.dedup._inter, by merge."},
     {"inter_counts", inter_counts, METH_VARARGS,
      "inter_counts(ref, arrays): ingest.dedup._inter_counts as int64 bytes."},
+    {"similarities", similarities, METH_VARARGS,
+     "similarities(f, others, ...): ingest.dedup.similarities, in one C loop."},
     {"bucket_insert", bucket_insert, METH_VARARGS,
      "bucket_insert(pending, later, keys, in_runs, entry, keep, make_room): the insert loop."},
     {"run_hits", run_hits, METH_VARARGS,
@@ -1375,6 +1491,13 @@ PyInit__speedups(void)
     memcpy(&sip_k1, PyBytes_AS_STRING(key) + 8, 8);
     Py_DECREF(key);
     if (PyType_Ready(&TokenTableType) < 0) {
+        return NULL;
+    }
+    attr_words = PyUnicode_InternFromString("words");
+    attr_lead = PyUnicode_InternFromString("lead");
+    attr_title = PyUnicode_InternFromString("title");
+    attr_length = PyUnicode_InternFromString("length");
+    if (!attr_words || !attr_lead || !attr_title || !attr_length) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&module);

@@ -210,6 +210,19 @@ def _jaccards(i: np.ndarray, n_a: int, n_b: np.ndarray) -> np.ndarray:
 def similarities(f: Features, others: list[Features]) -> np.ndarray:
     """`compare(f, o).similarity` for every o at once (the same arithmetic in arrays):
     one pass screens the candidates of a query before each survivor is compared."""
+    c = compiled.speedups
+    if c is not None:  # the loop in C: ~20 numpy calls on arrays of a few dozen cost more
+        scores: bytes = c.similarities(
+            f,
+            others,
+            MIN_CONTAINMENT_WORDS,
+            CONTAINMENT_MIN,
+            SHORT_TEXT_WORDS,
+            MIN_TITLE_WORDS,
+            TITLE_MIN,
+        )
+        out: np.ndarray = np.frombuffer(scores, dtype=np.float64)
+        return out
     i_words, n_words = _inter_counts(f.words, [o.words for o in others])
     best = _jaccards(i_words, len(f.words), n_words)
     i_lead, n_lead = _inter_counts(f.lead, [o.lead for o in others])
@@ -227,8 +240,8 @@ def similarities(f: Features, others: list[Features]) -> np.ndarray:
         i_title, _ = _inter_counts(f.title, [o.title for o in others])
         j_title = _jaccards(i_title, len(f.title), n_title)
         best = np.maximum(best, np.where(headline & (j_title >= TITLE_MIN), j_title, 0.0))
-    out: np.ndarray = best
-    return out
+    screened: np.ndarray = best
+    return screened
 
 
 def _expands(new: Features, old: Features) -> bool:

@@ -365,6 +365,8 @@ def test_the_array_screen_computes_exactly_what_compare_does() -> None:
     feats += [features(i.title, i.body) for d in documents(6, 10) for i in parse_feed(d, "s").items]
     feats += [
         features("Minister resigns over budget row", ""),  # headline only
+        features("Minister resigns over the budget row", "A brief"),  # headlines alike
+        features("Finance minister resigns over budget row", "Resigns"),
         features("", "Only a handful of words in this one"),
         features("Two words", "x"),
         features(None, None),
