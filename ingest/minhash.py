@@ -393,7 +393,13 @@ def _learn_one(token: str) -> _Reading:
     for many at once), for its table of readings."""
     r = _reading(token)
     if isinstance(r, tuple):
-        return (*r, _stem_hashes([r[0]])[0])
+        low = r[0]
+        stem_hash = _STEM_HASH.get(low)
+        if stem_hash is None:  # `_stem_hashes([low])` without its lists (~37,000 calls a poll)
+            _bounded(_STEM_HASH)  # type: ignore[arg-type]
+            language = "russian" if _CYRILLIC.search(low) else "english"
+            stem_hash = _STEM_HASH[low] = _h(_stemmer(language).stemWord(low))
+        return (*r, stem_hash)
     if r is None:
         return None
     return _h(r)
