@@ -614,6 +614,30 @@ u32_buffer(PyObject *obj, Py_buffer *view)
     return typed_buffer(obj, view, 4, "IL", "uint32");
 }
 
+typedef struct {
+    Py_ssize_t itemsize;
+    const char *codes, *what;
+} BufferKind;
+
+static const BufferKind INTP = {8, "lq", "intp"}, UINT64 = {8, "LQ", "uint64"},
+                        UINT32 = {4, "IL", "uint32"}, BOOL = {1, "?", "bool"};
+
+/* `typed_buffer` of each of `n` objects, of the kinds given; on failure none is held */
+static int
+typed_buffers(PyObject *const *objs, Py_buffer *views, const BufferKind *const *kinds, int n)
+{
+    for (int k = 0; k < n; k++) {
+        if (typed_buffer(objs[k], &views[k], kinds[k]->itemsize, kinds[k]->codes,
+                         kinds[k]->what) < 0) {
+            while (k-- > 0) {
+                PyBuffer_Release(&views[k]);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* `u32_buffer` of each of `n` objects; on failure none of them is held */
 static int
 u32_buffers(PyObject *const *objs, Py_buffer *views, int n)
@@ -1121,25 +1145,11 @@ run_hits(PyObject *Py_UNUSED(module), PyObject *args)
         return NULL;
     }
     Py_buffer v[4];
-    int held = 0;
+    const BufferKind *kinds[4] = {&INTP, &INTP, &UINT32, &BOOL};
+    int held = objs[3] == Py_None ? 3 : 4;
     PyObject *result = NULL;
-    if (typed_buffer(objs[0], &v[0], 8, "lq", "intp") < 0) {
-        goto done;
-    }
-    held = 1;
-    if (typed_buffer(objs[1], &v[1], 8, "lq", "intp") < 0) {
-        goto done;
-    }
-    held = 2;
-    if (u32_buffer(objs[2], &v[2]) < 0) {
-        goto done;
-    }
-    held = 3;
-    if (objs[3] != Py_None) {
-        if (typed_buffer(objs[3], &v[3], 1, "?", "bool") < 0) {
-            goto done;
-        }
-        held = 4;
+    if (typed_buffers(objs, v, kinds, held) < 0) {
+        return NULL;
     }
     const int64_t *lo = v[0].buf, *hi = v[1].buf;
     const uint32_t *ids = v[2].buf;
@@ -1249,15 +1259,8 @@ band_keys(PyObject *Py_UNUSED(module), PyObject *args)
             goto done;
         }
     }
-    if (typed_buffer(objs[0], &v[0], 8, "lq", "intp") < 0) {
-        goto done;
-    }
-    held = 1;
-    if (typed_buffer(objs[1], &v[1], 8, "LQ", "uint64") < 0) {
-        goto done;
-    }
-    held = 2;
-    if (typed_buffer(objs[2], &v[2], 8, "LQ", "uint64") < 0) {
+    const BufferKind *kinds[3] = {&INTP, &UINT64, &UINT64};
+    if (typed_buffers(objs, v, kinds, 3) < 0) {
         goto done;
     }
     held = 3;
@@ -1346,15 +1349,12 @@ merge_runs(PyObject *Py_UNUSED(module), PyObject *args)
         return NULL;
     }
     Py_buffer v[4];
-    int held = 0;
+    const BufferKind *kinds[4] = {&UINT64, &UINT32, &UINT64, &UINT32};
     PyObject *keys = NULL, *ids = NULL, *result = NULL;
-    for (; held < 4; held++) {
-        int ok = held % 2 == 0 ? typed_buffer(objs[held], &v[held], 8, "LQ", "uint64")
-                               : u32_buffer(objs[held], &v[held]);
-        if (ok < 0) {
-            goto done;
-        }
+    if (typed_buffers(objs, v, kinds, 4) < 0) {
+        return NULL;
     }
+    int held = 4;
     Py_ssize_t na = v[0].len / 8, nb = v[2].len / 8;
     if (v[1].len / 4 != na || v[3].len / 4 != nb) {
         PyErr_SetString(PyExc_ValueError, "each run needs an id per key");
