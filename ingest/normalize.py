@@ -21,11 +21,31 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
+# the shape most item links have: a lower-case http(s) host, no user, port, query or
+# fragment, a path of plain characters; `canonical_url` of it needs no URL parsing
+_PLAIN_URL = re.compile(r"https?://([a-z0-9][a-z0-9.-]*)(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?")
+
+
 def canonical_url(url: str | None) -> str | None:
     """Scheme-less, lower-case host, no default port, fragment, tracking parameters or
     trailing slash; remaining query parameters sorted. `None` for non-http(s) URLs."""
     if not url:
         return None
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is not None:  # what the parse below gives such a link, ~1 us against ~15
+        host, path = plain.group(1).rstrip("."), plain.group(2) or "/"
+        if host:
+            if host.startswith("www."):
+                host = host[4:]
+            if "//" in path:
+                path = re.sub(r"/{2,}", "/", path)
+            if path != "/":
+                path = path.rstrip("/")
+            return f"{host}{path}"
+    return _parsed_canonical_url(url)
+
+
+def _parsed_canonical_url(url: str) -> str | None:
     try:
         parts = urlsplit(url.strip())
         port = parts.port
