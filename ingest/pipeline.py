@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +13,7 @@ from db import ArticleData, SightingData, Store, Writer, dedup_store, iso
 from db.models import TopicHit
 from db.writer import item_tombstone
 from ingest.dedup import Deduplicator, Match
+from ingest.identity import article_guid
 from ingest.item import Item
 from ingest.metrics import ITEMS
 from ingest.minhash import Features
@@ -59,22 +58,6 @@ class Summary:
             + (f" pruned={c['pruned']}" if c["pruned"] else "")
             + (f" error={self.error!r}" if self.error else "")
         )
-
-
-_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
-
-
-def article_guid(source: str, item_key: str) -> str:
-    """Derived from where the story was first seen, so it is the same in every topic
-    feed, across restarts and even across a rebuilt store: the name-based UUID (RFC 4122
-    version 5) `uuid.uuid5(NAMESPACE_URL, name)` gives, spelled out here because building
-    the `UUID` object measured ~15 us of the writer's time per item (equal: tested)."""
-    name = f"wiredesk:{source}:{item_key}".encode()
-    h = bytearray(hashlib.sha1(_URL_NAMESPACE + name).digest()[:16])
-    h[6] = (h[6] & 0x0F) | 0x50  # version 5
-    h[8] = (h[8] & 0x3F) | 0x80  # the RFC 4122 variant
-    x = h.hex()
-    return f"urn:uuid:{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def identity_keys(item: Item, canon: str | None, fp: str) -> list[str]:
@@ -223,17 +206,24 @@ class Pipeline:
         pre = prepared(item)
         published = item.published
         dated = published is not None and published <= now + FUTURE_TOLERANCE
-        if published is None or published > now + FUTURE_TOLERANCE:
-            published = now
+        # the worker formatted the guid and the date (~12 us an item off the writer),
+        # for the key and the date the item had then: the poller may re-key it since
+        source, key, guid = pre.guid
+        if source != item.source or key != item.item_key:
+            guid = article_guid(item.source, item.item_key)
+        if dated and pre.published is not None and pre.published[0] == published:
+            published_text = pre.published[1]
+        else:
+            published_text = iso(published if dated and published is not None else now)
         art = ArticleData(
-            guid=article_guid(item.source, item.item_key),
+            guid=guid,
             title=pre.title,
             summary=pre.summary,
             body=pre.body,
             content_html=item.content_html,
             url=item.url,
             canonical_url=pre.canonical_url,
-            published=iso(published),
+            published=published_text,
             published_raw=item.published_raw,
             source=item.source,
             fingerprint=pre.fingerprint,

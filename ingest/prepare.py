@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import pickle
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from db.clock import iso
 from db.models import TopicHit
+from ingest.identity import article_guid
 from ingest.item import Item
 from ingest.language import detect_language
 from ingest.minhash import UPDATE_MARKER, Features, features
@@ -38,6 +41,10 @@ class Prepared:
     features: Features
     # the topics, when a matcher was at hand: (its rules' fingerprint, the hits)
     topics: tuple[str, list[TopicHit]] | None = None
+    # the article guid, with the source and item key it is made from (the poller may
+    # re-key an item after it was prepared), and the date as stored, with the date
+    guid: tuple[str, str, str] = ("", "", "")
+    published: tuple[datetime, str] | None = None
 
     def matches(self, item: Item) -> bool:
         """Was this prepared from the item as it is now?"""
@@ -92,6 +99,8 @@ def prepare(item: Item, matcher: Matcher | None = None) -> Prepared:
         content_hash,
         features(title, body, signed=False),  # the near-duplicate layer signs them
         topics,
+        (item.source, item.item_key, article_guid(item.source, item.item_key)),
+        None if item.published is None else (item.published, iso(item.published)),
     )
 
 
