@@ -228,12 +228,11 @@ def m0010_fts_triggers_skip_unindexed_rows(db: Database) -> None:
     db.executescript(
         """
         -- A row the writer has not indexed yet (stored in the open transaction: it is
-        -- indexed at the end of it, with the text it has then) has nothing in the index
-        -- to take out: the triggers act on indexed rows only, which are those with a
-        -- row in FTS5's docsize table. Before, a text change of such a row had to index
-        -- the transaction's rows first, and the re-indexing that followed, of a rowid
-        -- below the last one written, made FTS5 write its pending terms out as a new
-        -- segment: ~15% of the writer's time in the first poll went to that.
+        -- indexed at the end of it, with the text it has then), or one inserted by hand
+        -- and never indexed, has nothing in the index to take out: the triggers act on
+        -- indexed rows only, which are those with a row in FTS5's docsize table. Before,
+        -- the writer had to index the transaction's rows ahead of any text change or
+        -- delete, and a delete of a row never indexed took out terms never put in.
         DROP TRIGGER IF EXISTS "articles_au";
         CREATE TRIGGER "articles_au" AFTER UPDATE OF "title", "summary", "body" ON "articles"
         WHEN EXISTS (SELECT 1 FROM "articles_fts_docsize" WHERE id = old.rowid)
