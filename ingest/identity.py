@@ -1,4 +1,4 @@
-"""Which key identifies a feed item within its source, robust to what real feeds do with guids.
+"""Item keys within a source, robust to what real feeds do with guids, and article guids.
 
 * guid, else the link, else a hash of title and date (`entry_key`);
 * a guid repeated inside one document: an identical repeat is dropped, a different item
