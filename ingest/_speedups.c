@@ -143,7 +143,7 @@ number_end(int kind, const void *data, Py_ssize_t n, Py_ssize_t pos)
 /* A token's identity is a 64-bit SipHash-1-3 of its code points under a key drawn at
  * import: the same for a token read out of a wider string as for the token as its own
  * str. Two distinct tokens share one with a chance of about n*n / 2**65 among n tokens
- * (~1e-10 for the 200,000 a table holds at most), and the key keeps anyone from
+ * (~1e-9 each time a table fills to its 200,000-token cap), and the key keeps anyone from
  * choosing tokens that collide; a table holds the hash, not the token, so a lookup
  * costs one cache line, not the four a dict of str keys to tuples touches. */
 static uint64_t sip_k0, sip_k1;
