@@ -17,9 +17,9 @@
  * ingest.normalize's `normalised_words` of ASCII text, as bytes to hash.
  *
  * sorted_unique, nested_parts and nested_signatures build a copy's sorted hash sets and
- * its three nested MinHash signatures (`features`, `Features.signed`); inter_counts and
- * inter_count count a query's overlap with candidates (`dedup._inter_counts`, `_inter`),
- * similarities is `dedup.similarities` whole;
+ * its three nested MinHash signatures (`features`, `Features.signed`); inter_count counts
+ * two copies' overlap (`dedup._inter`), similarities is the candidate screen
+ * (`dedup.similarities`) whole;
  * bucket_insert is the loop of `lsh.BucketIndex.insert` over a copy's keys, run_hits and
  * pending_hits the reading of `lsh.BucketIndex.query`, band_keys the arithmetic of
  * `lsh.Bands.keys`, fill_bitmap and merge_runs a run's bitmap and a merge of two runs;
@@ -883,46 +883,6 @@ inter_count(PyObject *Py_UNUSED(module), PyObject *args)
     return PyLong_FromSsize_t(hits);
 }
 
-static PyObject *
-inter_counts(PyObject *Py_UNUSED(module), PyObject *args)
-{
-    /* for each sorted unique array of `arrays`, how many of its values the sorted unique
-       `ref` holds, and its length: two arrays of native int64 as bytes */
-    PyObject *refobj, *arrays;
-    Py_buffer ref;
-    if (!PyArg_ParseTuple(args, "OO!:inter_counts", &refobj, &PyList_Type, &arrays)) {
-        return NULL;
-    }
-    if (u32_buffer(refobj, &ref) < 0) {
-        return NULL;
-    }
-    Py_ssize_t n = PyList_GET_SIZE(arrays), m = ref.len / 4;
-    const uint32_t *r = ref.buf;
-    PyObject *counts = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
-    PyObject *lengths = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
-    PyObject *out = NULL;
-    if (counts == NULL || lengths == NULL) {
-        goto done;
-    }
-    int64_t *pc = (int64_t *)PyBytes_AS_STRING(counts), *pl = (int64_t *)PyBytes_AS_STRING(lengths);
-    for (Py_ssize_t k = 0; k < n; k++) {
-        Py_buffer view;
-        if (u32_buffer(PyList_GET_ITEM(arrays, k), &view) < 0) {
-            goto done;
-        }
-        Py_ssize_t len = view.len / 4;
-        pc[k] = merge_count(view.buf, len, r, m);
-        pl[k] = len;
-        PyBuffer_Release(&view);
-    }
-    out = PyTuple_Pack(2, counts, lengths);
-done:
-    PyBuffer_Release(&ref);
-    Py_XDECREF(counts);
-    Py_XDECREF(lengths);
-    return out;
-}
-
 static PyObject *attr_words, *attr_lead, *attr_title, *attr_length;
 
 typedef struct {
@@ -1448,8 +1408,6 @@ static PyMethodDef methods[] = {
      "nested_signatures(values, sizes, a, b): ingest.minhash._nested_signatures as bytes."},
     {"inter_count", inter_count, METH_VARARGS,
      "inter_count(a, b): ingest.dedup._inter, by merge."},
-    {"inter_counts", inter_counts, METH_VARARGS,
-     "inter_counts(ref, arrays): ingest.dedup._inter_counts as int64 bytes."},
     {"similarities", similarities, METH_VARARGS,
      "similarities(f, others, ...): ingest.dedup.similarities, in one C loop."},
     {"bucket_insert", bucket_insert, METH_VARARGS,

@@ -187,11 +187,8 @@ SCREEN_MIN = 4  # candidates from which one array pass screens out the unalike
 
 
 def _inter_counts(ref: np.ndarray, arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """For each sorted unique array, how many of its elements `ref` holds; and its length."""
-    c = compiled.speedups
-    if c is not None:  # one merge per array in C, without the concatenated temporaries
-        counts, lengths = c.inter_counts(ref, arrays)
-        return np.frombuffer(counts, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64)
+    """For each sorted unique array, how many of its elements `ref` holds; and its length.
+    (The numpy screen's: with the compiled helpers the screen runs in C whole.)"""
     lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
     if not len(ref) or not lengths.sum():
         return np.zeros(len(arrays), dtype=np.int64), lengths
